@@ -1,0 +1,311 @@
+import * as fs from 'node:fs'
+import { constants as osConstants } from 'node:os'
+import type { Readable } from 'node:stream'
+import { feed } from './feed.js'
+import type { Progress } from './progress.js'
+import { spawn } from './spawn.js'
+
+const NAME = 'process-writer'
+
+export const USAGE = `Usage:
+  ${NAME} feed [options] -- COMMAND [ARGS...]
+  ${NAME} --help
+
+Feed a file (or standard input) into COMMAND's standard input through a
+flow-controlled pipe. COMMAND's stdout and stderr are inherited.
+
+Options (feed):
+  -i, --input FILE     read FILE (default: standard input; "-" means standard input)
+  -c, --chunk-size N   read the input in chunks of N bytes (default 65536)
+  -p, --pipe-size N    ask the kernel for a pipe of N bytes (Linux F_SETPIPE_SZ)
+  -b, --buffer-size N  writer high-water mark in bytes (default 65536)
+  -q, --quiet          no progress bar and no summary line
+  -h, --help           show this help
+
+A progress bar is drawn on stderr when stderr is a terminal; a one-line summary
+(bytes, throughput, child exit status) is printed on stderr at the end.
+The exit code is COMMAND's (128 + signal number if it was killed by a signal),
+127 if COMMAND cannot be found, 126 if it cannot be executed, and 2 for usage errors.
+`
+
+class UsageError extends Error {}
+
+interface FeedArgs {
+  input: string
+  chunkSize: number
+  pipeSize?: number
+  bufferSize?: number
+  quiet: boolean
+  command: string
+  args: string[]
+}
+
+function parseSize(flag: string, value: string | undefined): number {
+  if (value === undefined) throw new UsageError(`option ${flag} needs a value`)
+  const m = /^(\d+)([kKmMgG]i?)?$/.exec(value)
+  if (!m) throw new UsageError(`option ${flag}: not a size: ${JSON.stringify(value)}`)
+  const unit = (m[2] ?? '').toLowerCase()[0]
+  const mul = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1
+  const n = Number(m[1]) * mul
+  if (!Number.isSafeInteger(n) || n <= 0) throw new UsageError(`option ${flag}: must be a positive size`)
+  return n
+}
+
+function parseFeedArgs(argv: string[]): FeedArgs | 'help' {
+  const out: Partial<FeedArgs> & { quiet: boolean } = { input: '-', chunkSize: 65536, quiet: false }
+  let i = 0
+  for (; i < argv.length; i++) {
+    const a = argv[i]
+    if (a === '--') {
+      i++
+      break
+    }
+    if (!a.startsWith('-') || a === '-') break // first word of the command
+    let flag = a
+    let inline: string | undefined
+    const eq = a.indexOf('=')
+    if (a.startsWith('--') && eq > 0) {
+      flag = a.slice(0, eq)
+      inline = a.slice(eq + 1)
+    }
+    const value = () => (inline !== undefined ? inline : argv[++i])
+    switch (flag) {
+      case '-h':
+      case '--help':
+        return 'help'
+      case '-i':
+      case '--input': {
+        const v = value()
+        if (v === undefined || v === '') throw new UsageError(`option ${flag} needs a file name (or "-")`)
+        out.input = v
+        break
+      }
+      case '-c':
+      case '--chunk-size':
+        out.chunkSize = parseSize(flag, value())
+        break
+      case '-p':
+      case '--pipe-size':
+        out.pipeSize = parseSize(flag, value())
+        break
+      case '-b':
+      case '--buffer-size':
+        out.bufferSize = parseSize(flag, value())
+        break
+      case '-q':
+      case '--quiet':
+        out.quiet = true
+        break
+      default:
+        throw new UsageError(`unknown option ${a}`)
+    }
+  }
+  const rest = argv.slice(i)
+  if (rest.length === 0) throw new UsageError('missing COMMAND (usage: process-writer feed [options] -- COMMAND [ARGS...])')
+  return { ...(out as FeedArgs), command: rest[0], args: rest.slice(1) }
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`
+  const units = ['KiB', 'MiB', 'GiB', 'TiB']
+  let v = n / 1024
+  let u = 0
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024
+    u++
+  }
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`
+}
+
+function formatRate(bytesPerSecond: number): string {
+  return `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`
+}
+
+/** A one-line progress bar, redrawn in place on a TTY. */
+class ProgressBar {
+  private lastLen = 0
+  constructor(
+    private readonly out: NodeJS.WriteStream,
+    private readonly total: number | null,
+  ) {}
+  draw(p: Pick<Progress, 'bytesWritten' | 'bytesPerSecond' | 'pausedMs' | 'elapsedMs'>) {
+    const cols = Math.max(40, Math.min(this.out.columns || 80, 120))
+    const rate = formatRate(p.bytesPerSecond).padStart(12)
+    let line: string
+    if (this.total && this.total > 0) {
+      const frac = Math.min(1, p.bytesWritten / this.total)
+      const pct = `${(frac * 100).toFixed(1)}%`.padStart(6)
+      const amounts = `${formatBytes(p.bytesWritten)} / ${formatBytes(this.total)}`
+      const width = Math.max(10, cols - pct.length - amounts.length - rate.length - 8)
+      const filled = Math.round(frac * width)
+      line = `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${pct} ${amounts} ${rate}`
+    } else {
+      line = `${formatBytes(p.bytesWritten).padStart(12)} fed ${rate}  ${(p.elapsedMs / 1000).toFixed(1)} s`
+    }
+    if (line.length > cols - 1) line = line.slice(0, cols - 1)
+    this.out.write(`\r${line}${' '.repeat(Math.max(0, this.lastLen - line.length))}`)
+    this.lastLen = line.length
+  }
+  clear() {
+    if (this.lastLen > 0) this.out.write(`\r${' '.repeat(this.lastLen)}\r`)
+    this.lastLen = 0
+  }
+}
+
+function fail(message: string, code: number): number {
+  process.stderr.write(`${NAME}: ${message}\n`)
+  return code
+}
+
+function describeOpenError(file: string, err: NodeJS.ErrnoException): string {
+  const why =
+    err.code === 'ENOENT'
+      ? 'no such file or directory'
+      : err.code === 'EACCES'
+        ? 'permission denied'
+        : err.code === 'EISDIR'
+          ? 'is a directory'
+          : err.message
+  return `cannot read input ${JSON.stringify(file)}: ${why}`
+}
+
+async function runFeed(a: FeedArgs): Promise<number> {
+  // Open the input first: a missing file is reported without starting the command.
+  let input: Readable
+  let total: number | null = null
+  if (a.input === '-') {
+    input = process.stdin
+  } else {
+    let fd: number
+    try {
+      fd = fs.openSync(a.input, 'r')
+      const st = fs.fstatSync(fd)
+      if (st.isDirectory()) {
+        fs.closeSync(fd)
+        return fail(describeOpenError(a.input, Object.assign(new Error('is a directory'), { code: 'EISDIR' })), 1)
+      }
+      if (st.isFile()) total = st.size
+    } catch (err) {
+      return fail(describeOpenError(a.input, err as NodeJS.ErrnoException), 1)
+    }
+    input = fs.createReadStream('', { fd, highWaterMark: a.chunkSize })
+  }
+
+  const { child, stdin } = spawn(a.command, a.args, {
+    stdio: ['writer', 'inherit', 'inherit'],
+    pipeSize: a.pipeSize,
+    bufferSize: a.bufferSize,
+  })
+  const writer = stdin!
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>(
+    (resolve) => {
+      child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }))
+      child.once('exit', (code, signal) => resolve({ code, signal }))
+    },
+  )
+
+  // Forward termination signals to the child and report its status instead of dying first.
+  const forward = (sig: NodeJS.Signals) => {
+    if (child.exitCode === null && child.signalCode === null) child.kill(sig)
+  }
+  const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
+  for (const s of signals) process.on(s, forward)
+
+  const bar = !a.quiet && process.stderr.isTTY ? new ProgressBar(process.stderr, total) : null
+  bar?.draw({ bytesWritten: 0, bytesPerSecond: 0, pausedMs: 0, elapsedMs: 0 })
+  const t0 = performance.now()
+  let inputError: Error | null = null
+  const fed = feed(writer, input, {
+    chunkSize: a.chunkSize,
+    onProgress: bar ? (p) => bar.draw(p) : undefined,
+    progressIntervalMs: 100,
+  }).catch((err: Error) => {
+    inputError = err
+    return writer.lostReason
+  })
+
+  const status = await exited
+  if (status.error) {
+    // The command never started; the writer has been aborted by spawn().
+    bar?.clear()
+    for (const s of signals) process.off(s, forward)
+    input.destroy()
+    const e = status.error
+    if (e.code === 'ENOENT') return fail(`command not found: ${a.command}`, 127)
+    if (e.code === 'EACCES') return fail(`cannot execute ${a.command}: permission denied`, 126)
+    return fail(`cannot run ${a.command}: ${e.message}`, 126)
+  }
+  const reason = await fed
+  const elapsed = (performance.now() - t0) / 1000
+  for (const s of signals) process.off(s, forward)
+  if (input !== process.stdin) input.destroy()
+  else process.stdin.pause()
+  if (bar) {
+    const s = writer.stats()
+    bar.draw({ bytesWritten: s.bytesWritten, bytesPerSecond: s.bytesWritten / Math.max(elapsed, 1e-6), pausedMs: s.pausedMs, elapsedMs: elapsed * 1000 })
+    bar.clear()
+  }
+
+  const exitCode =
+    status.code ?? (status.signal ? 128 + (osConstants.signals[status.signal] ?? 0) : 1)
+  if (!a.quiet) {
+    const written = reason?.bytesWritten ?? writer.stats().bytesWritten
+    const parts = [
+      `${NAME}: fed ${written} bytes (${formatBytes(written)}) in ${elapsed.toFixed(2)} s, ${formatRate(written / Math.max(elapsed, 1e-6))}`,
+    ]
+    if (reason && reason.code === 'READER_CLOSED' && reason.bytesUnwritten > 0) {
+      parts.push(`${a.command} stopped reading its input (${reason.bytesUnwritten} bytes not delivered)`)
+    } else if (reason && reason.code !== 'DONE' && reason.code !== 'READER_CLOSED') {
+      parts.push(`input ended with ${reason.code}${reason.errno ? ` (${reason.errno})` : ''}`)
+    }
+    parts.push(
+      status.signal
+        ? `${a.command} killed by ${status.signal} (exit ${exitCode})`
+        : `${a.command} exited with status ${status.code}`,
+    )
+    process.stderr.write(parts.join('; ') + '\n')
+  }
+  if (inputError) {
+    process.stderr.write(`${NAME}: reading input failed: ${(inputError as Error).message}\n`)
+    return exitCode === 0 ? 1 : exitCode
+  }
+  return exitCode
+}
+
+/** Run the CLI with `argv` (without `node` and the script); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  try {
+    if (argv.length === 0) {
+      process.stderr.write(USAGE)
+      return 2
+    }
+    if (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    if (argv[0] !== 'feed') throw new UsageError(`unknown command ${JSON.stringify(argv[0])} (try --help)`)
+    const parsed = parseFeedArgs(argv.slice(1))
+    if (parsed === 'help') {
+      process.stdout.write(USAGE)
+      return 0
+    }
+    return await runFeed(parsed)
+  } catch (err) {
+    if (err instanceof UsageError) return fail(err.message, 2)
+    return fail(`error: ${(err as Error)?.message ?? String(err)}`, 1)
+  }
+}
+
+/** Entry point used by `bin/process-writer.js`. */
+export function run(argv: string[] = process.argv.slice(2)): void {
+  main(argv).then(
+    (code) => {
+      process.exitCode = code
+    },
+    (err) => {
+      process.stderr.write(`${NAME}: error: ${(err as Error)?.message ?? String(err)}\n`)
+      process.exitCode = 1
+    },
+  )
+}

@@ -1,0 +1,48 @@
+import type { ConnectionLostReason } from '../index.js'
+
+/**
+ * Rejection value of `feed()` (and error of the adapters) when an `AbortSignal` fired.
+ * Shaped like Node's own abort errors: `name === 'AbortError'`, `code === 'ABORT_ERR'`,
+ * the signal's reason as `cause`.
+ */
+export class AbortError extends Error {
+  readonly code = 'ABORT_ERR'
+  constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'AbortError'
+  }
+}
+
+/**
+ * The error a `Writable` / `WritableStream` adapter fails with when the writer's connection ended
+ * any other way than `DONE`. `code` is the reason's code (`READER_CLOSED`, `ABORTED`, ...).
+ */
+export class ConnectionLostError extends Error {
+  readonly code: ConnectionLostReason['code']
+  readonly errno: string | undefined
+  readonly reason: ConnectionLostReason
+  constructor(reason: ConnectionLostReason) {
+    const fd = reason.childFd == null ? '' : ` (child fd ${reason.childFd})`
+    const errno = reason.errno ? ` [${reason.errno}]` : ''
+    super(
+      `connection lost${fd}: ${reason.code}${errno}: ${reason.message}; ` +
+        `${reason.bytesWritten} bytes written, ${reason.bytesUnwritten} unwritten`,
+      reason.cause === undefined ? undefined : { cause: reason.cause },
+    )
+    this.name = 'ConnectionLostError'
+    this.code = reason.code
+    this.errno = reason.errno
+    this.reason = reason
+  }
+}
+
+export function abortErrorFrom(signal: AbortSignal): AbortError {
+  return new AbortError(undefined, { cause: signal.reason })
+}
+
+export function invalidArgType(what: string, value: unknown): TypeError {
+  const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value
+  const err = new TypeError(`${what}; received ${got}`) as TypeError & { code: string }
+  err.code = 'ERR_INVALID_ARG_TYPE'
+  return err
+}

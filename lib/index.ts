@@ -1,0 +1,49 @@
+/**
+ * process-writer: Twisted's ProcessWriter for Node. Everything native (`ProcessWriter`,
+ * `openPipe`, `closeFd`, the shared types) is re-exported as is; this module adds the Node layer.
+ */
+import { ProcessWriter, closeFd, openPipe } from '../index.js'
+import type { ProcessWriterOptions } from '../index.js'
+
+export * from '../index.js'
+export { closed } from './closed.js'
+export { AbortError, ConnectionLostError } from './errors.js'
+export { feed } from './feed.js'
+export type { FeedChunk, FeedOptions, FeedSource } from './feed.js'
+export { onProgress } from './progress.js'
+export type { Progress, ProgressOptions } from './progress.js'
+export { spawn } from './spawn.js'
+export type { SpawnOptions, SpawnResult, StdioEntry } from './spawn.js'
+export { toWebWritable, toWritable } from './writable.js'
+export type { ToWebWritableOptions, ToWritableOptions } from './writable.js'
+
+export interface CreatePipeResult {
+  /** The read end (O_CLOEXEC): give it to a child (e.g. as a `stdio` entry), then `closeFd` it. */
+  readFd: number
+  /** The writer owning the write end. */
+  writer: ProcessWriter
+  /** Pipe capacity obtained when `pipeSize` was asked for (0 when not known). */
+  capacity: number
+}
+
+/**
+ * A new pipe (O_CLOEXEC) whose write end is owned by a `ProcessWriter` built with `options`
+ * (`options.pipeSize` sizes the pipe). For users who spawn children themselves: pass `readFd` to
+ * the child, then close it in the parent with `closeFd(readFd)`, or the writer never sees the
+ * child go away.
+ */
+export function createPipe(options: ProcessWriterOptions = {}): CreatePipeResult {
+  const { readFd, writeFd, capacity } = openPipe(options.pipeSize)
+  try {
+    return { readFd, writer: new ProcessWriter(writeFd, options), capacity }
+  } catch (err) {
+    for (const fd of [readFd, writeFd]) {
+      try {
+        closeFd(fd)
+      } catch {
+        /* the constructor may already have closed the fd it was given */
+      }
+    }
+    throw err
+  }
+}

@@ -1,0 +1,142 @@
+import * as child_process from 'node:child_process'
+import type { ChildProcess, IOType, SpawnOptions as NodeSpawnOptions } from 'node:child_process'
+import type { Stream } from 'node:stream'
+import { ProcessWriter, closeFd, openPipe } from '../index.js'
+import type { ProcessWriterOptions } from '../index.js'
+import { closed } from './closed.js'
+
+/** One `stdio` entry: Node's, plus `'writer'` (a pipe fed by a `ProcessWriter`). */
+export type StdioEntry = 'writer' | IOType | 'ipc' | 'inherit' | Stream | number | null | undefined
+
+export interface SpawnOptions extends Omit<NodeSpawnOptions, 'stdio'> {
+  /**
+   * Like Node's `stdio`, where `'writer'` entries get a pipe fed by a `ProcessWriter`.
+   * Default: `['writer', 'pipe', 'pipe']`. The string `'writer'` means the same as the default;
+   * Node's strings (`'pipe'`, `'inherit'`, `'ignore'`, `'overlapped'`) mean what they mean in Node.
+   */
+  stdio?: StdioEntry[] | 'writer' | IOType | 'inherit'
+  /** Ask the kernel for pipes of this many bytes (Linux `F_SETPIPE_SZ`). */
+  pipeSize?: number
+  /** Writers' high-water mark (default 65536). */
+  bufferSize?: number
+  /** Writers' resume threshold (default 0). */
+  lowWaterMark?: number
+  /** See `ProcessWriterOptions.forceReadHack`. */
+  forceReadHack?: boolean
+  /**
+   * Passed to Node's `spawn` (which kills the child with `killSignal` on abort, as usual), and
+   * every writer is aborted (`abortConnection()`) when it fires.
+   */
+  signal?: AbortSignal
+}
+
+export interface SpawnResult {
+  child: ChildProcess
+  /** The writer feeding the child's fd 0, or null when fd 0 is not a `'writer'`. */
+  stdin: ProcessWriter | null
+  /** Every writer, keyed by the child fd it feeds (`writers[0]`, `writers[3]`, ...). */
+  writers: Record<number, ProcessWriter>
+}
+
+function normalizeStdio(stdio: SpawnOptions['stdio']): StdioEntry[] {
+  if (stdio === undefined || stdio === 'writer') return ['writer', 'pipe', 'pipe']
+  if (typeof stdio === 'string') return [stdio, stdio, stdio]
+  if (!Array.isArray(stdio)) {
+    const err = new TypeError(`The "options.stdio" property must be an array or a string; received ${typeof stdio}`) as TypeError & {
+      code: string
+    }
+    err.code = 'ERR_INVALID_ARG_TYPE'
+    throw err
+  }
+  return [...stdio]
+}
+
+/**
+ * `child_process.spawn` where `stdio` entries `'writer'` (fd 0 by default) are pipes the library
+ * creates with O_CLOEXEC, each fed by a `ProcessWriter` built with `childFd` set. The read ends are
+ * given to the child and closed in the parent right after spawning, so the writer sees the child
+ * go away. If the command cannot be started, the child emits `'error'` as with Node's `spawn`
+ * and the writers are aborted.
+ */
+export function spawn(command: string, options?: SpawnOptions): SpawnResult
+export function spawn(command: string, args?: readonly string[], options?: SpawnOptions): SpawnResult
+export function spawn(
+  command: string,
+  argsOrOptions?: readonly string[] | SpawnOptions,
+  maybeOptions?: SpawnOptions,
+): SpawnResult {
+  let args: readonly string[] = []
+  let options: SpawnOptions = {}
+  if (Array.isArray(argsOrOptions)) {
+    args = argsOrOptions
+    options = maybeOptions ?? {}
+  } else if (argsOrOptions != null) {
+    options = argsOrOptions as SpawnOptions
+  }
+  const { pipeSize, bufferSize, lowWaterMark, forceReadHack, stdio, ...nodeOptions } = options
+  const entries = normalizeStdio(stdio)
+
+  const writers: Record<number, ProcessWriter> = {}
+  const readFds: number[] = []
+  const writerList: ProcessWriter[] = []
+  let child: ChildProcess
+  try {
+    for (let i = 0; i < entries.length; i++) {
+      if (entries[i] !== 'writer') continue
+      const fds = openPipe(pipeSize)
+      readFds.push(fds.readFd)
+      entries[i] = fds.readFd
+      let writer: ProcessWriter
+      try {
+        const wopts: ProcessWriterOptions = { childFd: i }
+        if (bufferSize !== undefined) wopts.bufferSize = bufferSize
+        if (lowWaterMark !== undefined) wopts.lowWaterMark = lowWaterMark
+        if (forceReadHack !== undefined) wopts.forceReadHack = forceReadHack
+        writer = new ProcessWriter(fds.writeFd, wopts)
+      } catch (err) {
+        try {
+          closeFd(fds.writeFd)
+        } catch {
+          /* the constructor may already have closed it */
+        }
+        throw err
+      }
+      writers[i] = writer
+      writerList.push(writer)
+    }
+    child = child_process.spawn(command, args, { ...nodeOptions, stdio: entries as NodeSpawnOptions['stdio'] })
+  } catch (err) {
+    for (const w of writerList) w.abortConnection()
+    throw err
+  } finally {
+    for (const fd of readFds) {
+      try {
+        closeFd(fd)
+      } catch {
+        /* already closed */
+      }
+    }
+  }
+
+  if (child.pid === undefined) {
+    // Spawning failed (ENOENT, EACCES, ...): Node emits 'error' on the next tick; the writers
+    // would otherwise only notice through the closed read end.
+    process.nextTick(() => {
+      for (const w of writerList) if (!w.lostReason) w.abortConnection()
+    })
+  }
+
+  const signal = options.signal
+  if (signal && writerList.length > 0) {
+    const onAbort = () => {
+      for (const w of writerList) if (!w.lostReason) w.abortConnection()
+    }
+    if (signal.aborted) onAbort()
+    else {
+      signal.addEventListener('abort', onAbort, { once: true })
+      Promise.all(writerList.map((w) => closed(w))).then(() => signal.removeEventListener('abort', onAbort))
+    }
+  }
+
+  return { child, stdin: writers[0] ?? null, writers }
+}

@@ -1,0 +1,249 @@
+import { Writable } from 'node:stream'
+import type { ConnectionLostReason, ProcessWriter, PushProducer } from '../index.js'
+import { closed } from './closed.js'
+import { ConnectionLostError, abortErrorFrom } from './errors.js'
+
+export interface ToWritableOptions {
+  /** Aborting destroys the stream with an `AbortError` and calls `writer.abortConnection()`. */
+  signal?: AbortSignal
+  /**
+   * The `Writable`'s own high-water mark (bytes it queues while the writer is paused before
+   * `write()` returns false). Default: the writer's `bufferSize`.
+   */
+  highWaterMark?: number
+}
+
+/** Turn anything the adapters accept into bytes; strings are UTF-8. */
+function asView(chunk: unknown): ArrayBufferView {
+  if (ArrayBuffer.isView(chunk)) return chunk
+  if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8')
+  if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk)
+  const err = new TypeError('chunk must be a string, Buffer, TypedArray, DataView or ArrayBuffer') as TypeError & {
+    code: string
+  }
+  err.code = 'ERR_INVALID_ARG_TYPE'
+  throw err
+}
+
+/**
+ * A Node `Writable` that writes into `writer`, with the writer's flow control: a write callback
+ * fires at once while the writer is under its `bufferSize`, otherwise when the writer resumes its
+ * producer. `end()` calls `loseConnection()`; `'finish'` means the pipe is flushed and closed
+ * (reason `DONE`). Any other end of the connection destroys the stream with a
+ * `ConnectionLostError` (`code` = the reason's code, `errno`, `reason`). Destroying the stream
+ * before it finished aborts the writer.
+ */
+export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {}): Writable {
+  let paused = false
+  let pending: ((err?: Error | null) => void) | null = null
+  let finishing = false
+  let finished = false
+
+  const producer: PushProducer = {
+    pauseProducing() {
+      paused = true
+    },
+    resumeProducing() {
+      paused = false
+      const cb = pending
+      pending = null
+      cb?.()
+    },
+    stopProducing() {
+      // The reason arrives through closed(); nothing to do synchronously.
+    },
+  }
+
+  const stream = new Writable({
+    highWaterMark: options.highWaterMark ?? writer.bufferSize,
+    decodeStrings: true,
+    signal: options.signal,
+    write(chunk: unknown, _enc, cb) {
+      let view: ArrayBufferView
+      try {
+        view = asView(chunk)
+      } catch (err) {
+        cb(err as Error)
+        return
+      }
+      writer.write(view)
+      after(cb)
+    },
+    writev(chunks, cb) {
+      let views: ArrayBufferView[]
+      try {
+        views = chunks.map((c) => asView(c.chunk))
+      } catch (err) {
+        cb(err as Error)
+        return
+      }
+      writer.writeSequence(views)
+      after(cb)
+    },
+    final(cb) {
+      finishing = true
+      try {
+        writer.unregisterProducer()
+        writer.loseConnection()
+      } catch (err) {
+        cb(err as Error)
+        return
+      }
+      closed(writer).then((reason) => {
+        if (reason.code === 'DONE') {
+          finished = true
+          cb()
+        } else {
+          cb(new ConnectionLostError(reason))
+        }
+      })
+    },
+    destroy(err, cb) {
+      const p = pending
+      pending = null
+      if (!finished) {
+        try {
+          writer.unregisterProducer()
+        } catch {
+          /* not registered */
+        }
+        if (!writer.lostReason) writer.abortConnection()
+      }
+      // A write still waiting for the writer is failed with the same error.
+      if (p) p(err ?? new Error('stream destroyed'))
+      cb(err)
+    },
+  })
+
+  function after(cb: (err?: Error | null) => void) {
+    const reason = writer.lostReason
+    if (reason) {
+      cb(finishing ? null : new ConnectionLostError(reason))
+    } else if (paused) {
+      pending = cb
+    } else {
+      cb()
+    }
+  }
+
+  writer.registerProducer(producer, true)
+  closed(writer).then((reason: ConnectionLostReason) => {
+    if (finished || stream.destroyed) return
+    if (finishing) return // final() reports it
+    const err = reason.code === 'ABORTED' && options.signal?.aborted ? abortErrorFrom(options.signal) : new ConnectionLostError(reason)
+    const cb = pending
+    pending = null
+    if (cb) cb(err)
+    else stream.destroy(err)
+  })
+  return stream
+}
+
+export interface ToWebWritableOptions {
+  /** Aborting errors the stream with an `AbortError` and calls `writer.abortConnection()`. */
+  signal?: AbortSignal
+  /** Bytes the `WritableStream` queues itself (its `desiredSize`); default the writer's `bufferSize`. */
+  highWaterMark?: number
+}
+
+/**
+ * A WHATWG `WritableStream<Uint8Array | ArrayBufferView | string>` writing into `writer`, with the
+ * same guarantees as `toWritable`: `write()` promises settle when the writer accepted the chunk and
+ * is not over its `bufferSize`; `close()` resolves when the pipe is flushed and closed (`DONE`) and
+ * rejects with a `ConnectionLostError` otherwise; `abort()` aborts the writer.
+ */
+export function toWebWritable(
+  writer: ProcessWriter,
+  options: ToWebWritableOptions = {},
+): WritableStream<ArrayBufferView | ArrayBuffer | string> {
+  let paused = false
+  let pending: { resolve: () => void; reject: (e: unknown) => void } | null = null
+  let closing = false
+  let settled = false
+  let failure: Error | null = null
+  const signal = options.signal
+
+  const fail = (err: Error) => {
+    if (failure) return
+    failure = err
+    const p = pending
+    pending = null
+    p?.reject(err)
+  }
+
+  const producer: PushProducer = {
+    pauseProducing() {
+      paused = true
+    },
+    resumeProducing() {
+      paused = false
+      const p = pending
+      pending = null
+      p?.resolve()
+    },
+    stopProducing() {},
+  }
+
+  let controllerRef: WritableStreamDefaultController | null = null
+  const onAbort = () => {
+    const err = abortErrorFrom(signal!)
+    fail(err)
+    if (!writer.lostReason) writer.abortConnection()
+    controllerRef?.error(err)
+  }
+
+  return new WritableStream<ArrayBufferView | ArrayBuffer | string>(
+    {
+      start(controller) {
+        controllerRef = controller
+        if (signal?.aborted) {
+          onAbort()
+          throw abortErrorFrom(signal)
+        }
+        writer.registerProducer(producer, true)
+        signal?.addEventListener('abort', onAbort, { once: true })
+        closed(writer).then((reason) => {
+          signal?.removeEventListener('abort', onAbort)
+          if (closing || settled) return
+          const err = new ConnectionLostError(reason)
+          fail(err)
+          controller.error(err)
+        })
+      },
+      write(chunk) {
+        if (failure) throw failure
+        if (writer.lostReason) throw new ConnectionLostError(writer.lostReason)
+        writer.write(asView(chunk))
+        if (!paused) return
+        return new Promise<void>((resolve, reject) => {
+          pending = { resolve, reject }
+        })
+      },
+      async close() {
+        closing = true
+        writer.unregisterProducer()
+        writer.loseConnection()
+        const reason = await closed(writer)
+        settled = true
+        if (reason.code !== 'DONE') {
+          throw signal?.aborted ? abortErrorFrom(signal) : new ConnectionLostError(reason)
+        }
+      },
+      abort() {
+        settled = true
+        signal?.removeEventListener('abort', onAbort)
+        try {
+          writer.unregisterProducer()
+        } catch {
+          /* not registered */
+        }
+        if (!writer.lostReason) writer.abortConnection()
+      },
+    },
+    {
+      highWaterMark: options.highWaterMark ?? writer.bufferSize,
+      size: (chunk) => (typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength),
+    },
+  )
+}
+
