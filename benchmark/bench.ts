@@ -1,0 +1,359 @@
+// The benchmark driver: `npm run bench` (= node --import @oxc-node/core/register benchmark/bench.ts).
+//
+// Options (CLI flag, or environment variable):
+//   --quick              BENCH_QUICK=1         smoke test: tiny sizes, 1 repetition, no calibration;
+//                                              writes benchmark/build/results-quick.json, no BENCHMARKS.md
+//   --reps N             BENCH_REPS            repetitions per contender (default 5)
+//   --workloads a,b      BENCH_WORKLOADS       workload ids or kinds (chunks, sequence, concurrent, slow)
+//   --contenders a,b     BENCH_CONTENDERS      contender ids, or families (pw, node, raw, twisted)
+//   --seconds S          BENCH_SECONDS         target duration of one run (default 0.75)
+//   --slow-total BYTES   BENCH_SLOW_TOTAL      bytes fed to the slow child (default 4 GiB)
+//   --slow-rate BYTES/S  BENCH_SLOW_RATE       the slow child's read rate (default 1 GiB/s)
+//   --out FILE           BENCH_OUT             results JSON (default benchmark/results.json)
+//   --no-report                                do not write BENCHMARKS.md
+//   --no-install         BENCH_NO_INSTALL=1    do not create benchmark/.venv to install Twisted
+import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import * as fs from 'node:fs'
+import { createRequire } from 'node:module'
+import * as os from 'node:os'
+import * as path from 'node:path'
+
+import { CONTENDERS, type Contender } from './contenders.ts'
+import { evaluateTargets, renderMarkdown, renderTargets, renderWorkloadTables, summarize, type Results } from './report.ts'
+import {
+  BENCH_DIR,
+  BUILD_DIR,
+  fmtBytes,
+  fmtRate,
+  GiB,
+  MiB,
+  RAW_WRITER,
+  ROOT_DIR,
+  SINK,
+  defaultWorkloads,
+  type RunResult,
+  type RunSpec,
+  type Workload,
+} from './workloads.ts'
+
+// ---------------------------------------------------------------------------------------------
+// options
+
+function parseArgs(argv: string[]) {
+  const flags = new Map<string, string | true>()
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`)
+    const [k, v] = a.slice(2).split('=', 2)
+    if (v !== undefined) flags.set(k, v)
+    else if (argv[i + 1] !== undefined && !argv[i + 1].startsWith('--')) flags.set(k, argv[++i])
+    else flags.set(k, true)
+  }
+  const opt = (flag: string, env: string): string | undefined => {
+    const v = flags.get(flag)
+    return typeof v === 'string' ? v : process.env[env] || undefined
+  }
+  const list = (flag: string, env: string) => opt(flag, env)?.split(',').map((s) => s.trim()).filter(Boolean)
+  const num = (flag: string, env: string) => {
+    const v = opt(flag, env)
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`--${flag} wants a positive number, got ${v}`)
+    return n
+  }
+  const quick = flags.has('quick') || process.env.BENCH_QUICK === '1'
+  const known = ['quick', 'reps', 'workloads', 'contenders', 'seconds', 'slow-total', 'slow-rate', 'out', 'no-report', 'no-install']
+  for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}; known: ${known.join(', ')}`)
+  return {
+    quick,
+    reps: num('reps', 'BENCH_REPS') ?? (quick ? 1 : 5),
+    workloads: list('workloads', 'BENCH_WORKLOADS'),
+    contenders: list('contenders', 'BENCH_CONTENDERS'),
+    targetSeconds: num('seconds', 'BENCH_SECONDS') ?? 0.75,
+    slowTotal: num('slow-total', 'BENCH_SLOW_TOTAL'),
+    slowRate: num('slow-rate', 'BENCH_SLOW_RATE'),
+    out: opt('out', 'BENCH_OUT') ?? path.join(quick ? BUILD_DIR : BENCH_DIR, quick ? 'results-quick.json' : 'results.json'),
+    report: !flags.has('no-report') && !quick,
+    install: !flags.has('no-install') && process.env.BENCH_NO_INSTALL !== '1',
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// set-up: native helpers, Twisted, ProcessWriter
+
+function ensureNative(): void {
+  fs.mkdirSync(BUILD_DIR, { recursive: true })
+  for (const [src, bin] of [
+    [path.join(BENCH_DIR, 'native', 'sink.c'), SINK],
+    [path.join(BENCH_DIR, 'native', 'raw_writer.c'), RAW_WRITER],
+  ]) {
+    const fresh = fs.existsSync(bin) && fs.statSync(bin).mtimeMs >= fs.statSync(src).mtimeMs
+    if (fresh) continue
+    console.log(`compiling ${path.relative(ROOT_DIR, src)} -> ${path.relative(ROOT_DIR, bin)}`)
+    execFileSync('cc', ['-O2', '-Wall', '-o', bin, src], { stdio: 'inherit' })
+  }
+}
+
+const VENV = path.join(BENCH_DIR, '.venv')
+const VENV_PY = path.join(VENV, 'bin', 'python')
+
+/** The Twisted version when importable (installing it into benchmark/.venv if allowed), else null. */
+function ensureTwisted(install: boolean, notes: string[]): string | null {
+  const probe = () => {
+    if (!fs.existsSync(VENV_PY)) return null
+    const r = spawnSync(VENV_PY, ['-c', 'import twisted; print(twisted.__version__)'], { encoding: 'utf8' })
+    return r.status === 0 ? r.stdout.trim() : null
+  }
+  let version = probe()
+  if (!version && install) {
+    console.log('installing Twisted into benchmark/.venv ...')
+    if (!fs.existsSync(VENV_PY)) spawnSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' })
+    if (fs.existsSync(VENV_PY)) spawnSync(VENV_PY, ['-m', 'pip', 'install', '--quiet', 'twisted'], { stdio: 'inherit' })
+    version = probe()
+  }
+  if (!version) notes.push('Twisted is not importable (benchmark/.venv); the Twisted contender was skipped.')
+  return version
+}
+
+function processWriterProblem(): string | null {
+  const index = path.join(ROOT_DIR, 'index.js')
+  if (!fs.existsSync(index)) return 'index.js is missing (run `npm run build`)'
+  try {
+    const native = createRequire(index)(index)
+    if (typeof native.ProcessWriter !== 'function' || typeof native.openPipe !== 'function') {
+      return 'index.js does not export ProcessWriter and openPipe'
+    }
+    return null
+  } catch (e) {
+    return `index.js does not load: ${(e as Error).message.split('\n')[0]}`
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// running one measurement
+
+const fail = (spec: RunSpec, error: string): RunResult => ({
+  ok: false,
+  error,
+  contender: spec.contender,
+  workload: spec.workload,
+  bytes: spec.total,
+  seconds: 0,
+  throughput: 0,
+  elu: null,
+  cpuSeconds: null,
+  cpuPerGiB: null,
+  rssBaseline: null,
+  rssPeak: null,
+  syscalls: null,
+})
+
+function command(c: Contender, spec: RunSpec): [string, string[]] {
+  const f = c.feeder
+  switch (f.kind) {
+    case 'pw':
+    case 'node':
+      return [process.execPath, ['--import', '@oxc-node/core/register', path.join(BENCH_DIR, 'run-one.ts'), JSON.stringify(spec)]]
+    case 'twisted':
+      return [VENV_PY, [path.join(BENCH_DIR, 'twisted_feed.py'), JSON.stringify(spec)]]
+    case 'raw':
+      return [
+        RAW_WRITER,
+        ['--sink', SINK, '--mode', f.mode, '--transport', f.transport, '--chunk', String(spec.chunk), '--total', String(spec.total),
+          ...(spec.kind === 'sequence' ? ['--iov', String(spec.seqLen)] : [])],
+      ]
+  }
+}
+
+/** raw_writer.c's JSON line in RunResult shape. */
+function fromRaw(spec: RunSpec, j: any): RunResult {
+  const cpuSeconds = j.cpuUser + j.cpuSystem
+  return {
+    ok: j.ok,
+    ...(j.ok ? {} : { error: `raw_writer: ${j.error ?? `sink counted ${j.received} of ${j.bytes}`}` }),
+    contender: spec.contender,
+    workload: spec.workload,
+    bytes: j.bytes,
+    seconds: j.seconds,
+    throughput: j.bytes / j.seconds,
+    elu: null,
+    cpuSeconds,
+    cpuPerGiB: cpuSeconds / (j.bytes / GiB),
+    rssBaseline: null,
+    rssPeak: null,
+    syscalls: j.syscalls,
+    extra: { pipeCapacity: j.pipeCapacity },
+  }
+}
+
+function runOne(c: Contender, spec: RunSpec, timeoutMs: number): Promise<RunResult> {
+  const [cmd, args] = command(c, spec)
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT_DIR, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (err = (err + d).slice(-4000)))
+    const timer = setTimeout(() => {
+      err += `\ntimed out after ${timeoutMs / 1000} s`
+      try {
+        process.kill(-child.pid!, 'SIGKILL') // the worker and the sinks it spawned
+      } catch {}
+    }, timeoutMs)
+    child.on('error', (e) => {
+      clearTimeout(timer)
+      resolve(fail(spec, `${cmd}: ${e.message}`))
+    })
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      const line = out.trim().split('\n').pop() ?? ''
+      try {
+        const j = JSON.parse(line)
+        resolve(c.feeder.kind === 'raw' ? fromRaw(spec, j) : j)
+      } catch {
+        const tail = err.trim().split('\n').slice(-3).join(' / ')
+        resolve(fail(spec, `exit ${code}: ${tail || out.slice(-300)}`))
+      }
+    })
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// sizing
+
+/** Bytes in one indivisible step of a workload: every child gets whole sequences of whole chunks. */
+const unitOf = (w: Workload) => w.chunk * w.seqLen * w.children
+const roundUp = (n: number, unit: number) => Math.max(unit, Math.ceil(n / unit) * unit)
+
+function specFor(c: Contender, w: Workload, total: number): RunSpec {
+  return { contender: c.id, workload: w.id, kind: w.kind, chunk: w.chunk, seqLen: w.seqLen, children: w.children, total, slowRate: w.slowRate, sink: SINK }
+}
+
+function timeoutFor(w: Workload, total: number): number {
+  // generous: 30 s, or the slow child's nominal duration three times over
+  return Math.max(30_000, w.slowRate ? (3000 * total) / w.slowRate : 0)
+}
+
+/**
+ * Bytes per run for contender c so one run lasts about `seconds`: grow a probe run until it lasts
+ * ≥ 0.15 s, then scale by the rate it measured. Returns the failed run when a probe fails.
+ */
+async function calibrate(c: Contender, w: Workload, seconds: number): Promise<number | RunResult> {
+  const unit = unitOf(w)
+  let total = roundUp(Math.min(w.chunk * w.children * 2000, 16 * MiB * w.children), unit)
+  for (let i = 0; ; i++) {
+    const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
+    if (!r.ok) return r
+    if (r.seconds >= 0.15 || i === 6) return roundUp(Math.min(r.throughput * seconds, 64 * GiB), unit)
+    total = roundUp(total * Math.min(32, Math.max(2, 0.25 / r.seconds)), unit)
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function machine(twisted: string | null): Record<string, string | number> {
+  const py = spawnSync('python3', ['--version'], { encoding: 'utf8' })
+  return {
+    cores: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
+    memory: `${(os.totalmem() / GiB).toFixed(0)} GiB`,
+    kernel: os.release(),
+    node: process.version,
+    ...(py.status === 0 ? { python: (py.stdout || py.stderr).trim() } : {}),
+    ...(twisted ? { twisted } : {}),
+  }
+}
+
+function selected<T>(items: T[], wanted: string[] | undefined, keys: (t: T) => string[], what: string): T[] {
+  if (!wanted) return items
+  const out = items.filter((t) => keys(t).some((k) => wanted.includes(k)))
+  const unknown = wanted.filter((k) => !items.some((t) => keys(t).includes(k)))
+  if (unknown.length) throw new Error(`unknown ${what}: ${unknown.join(', ')}`)
+  return out
+}
+
+async function main() {
+  const opts = parseArgs(process.argv.slice(2))
+  const started = Date.now()
+  const notes: string[] = []
+  ensureNative()
+  const workloads = selected(defaultWorkloads(opts.quick, opts.slowTotal, opts.slowRate), opts.workloads, (w) => [w.id, w.kind], 'workload')
+  let contenders = selected(CONTENDERS, opts.contenders, (c) => [c.id, c.feeder.kind], 'contender')
+
+  const twisted = contenders.some((c) => c.feeder.kind === 'twisted') ? ensureTwisted(opts.install, notes) : null
+  if (!twisted) contenders = contenders.filter((c) => c.feeder.kind !== 'twisted')
+  const pwProblem = contenders.some((c) => c.feeder.kind === 'pw') ? processWriterProblem() : null
+  if (pwProblem) {
+    notes.push(`ProcessWriter contenders skipped: ${pwProblem}.`)
+    contenders = contenders.filter((c) => c.feeder.kind !== 'pw')
+  }
+  for (const n of notes) console.log(`note: ${n}`)
+
+  const runs: Array<RunResult & { rep: number }> = []
+  for (const w of workloads) {
+    const cs = contenders.filter((c) => c.workloads.includes(w.kind))
+    if (!cs.length) continue
+    console.log(`\n== ${w.id}: ${w.title} (${cs.map((c) => c.id).join(', ')})`)
+
+    // Bytes per run, per contender.
+    const totals = new Map<string, number>()
+    for (const c of cs) {
+      if (w.fixedTotal) totals.set(c.id, roundUp(w.fixedTotal, unitOf(w)))
+      else if (opts.quick) totals.set(c.id, roundUp(Math.max(w.chunk * 16, MiB) * w.children, unitOf(w)))
+      else {
+        const t = await calibrate(c, w, opts.targetSeconds)
+        if (typeof t === 'number') totals.set(c.id, t)
+        else {
+          console.log(`  ${c.id}: calibration failed: ${t.error}`)
+          runs.push({ ...t, rep: 0 })
+        }
+      }
+    }
+
+    // A B C ... A B C ...: every contender once per repetition, in the same order.
+    for (let rep = 1; rep <= opts.reps; rep++) {
+      for (const c of cs) {
+        const total = totals.get(c.id)
+        if (total === undefined) continue
+        const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
+        runs.push({ ...r, rep })
+        const detail = r.ok
+          ? `${fmtRate(r.throughput)} in ${r.seconds.toFixed(2)} s` +
+            (r.elu !== null ? `, ELU ${r.elu.toFixed(2)}` : '') +
+            (r.rssPeak !== null && r.rssBaseline !== null ? `, RSS +${((r.rssPeak - r.rssBaseline) / MiB).toFixed(1)} MiB` : '')
+          : `FAILED: ${r.error}`
+        console.log(`  [${rep}/${opts.reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}`)
+      }
+    }
+  }
+
+  const summary = summarize(workloads, contenders.map((c) => c.id), runs)
+  const results: Results = {
+    date: new Date().toISOString(),
+    command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
+    machine: machine(twisted),
+    options: { ...opts, out: path.relative(ROOT_DIR, opts.out), durationSeconds: Math.round((Date.now() - started) / 1000) },
+    notes,
+    workloads,
+    contenders: contenders.map(({ id, label, transport }) => ({ id, label, transport })),
+    runs,
+    summary,
+    targets: evaluateTargets(summary),
+  }
+  fs.mkdirSync(path.dirname(opts.out), { recursive: true })
+  fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')
+
+  console.log(`\n${renderWorkloadTables(results)}\n\n## Targets\n\n${renderTargets(results.targets)}\n`)
+  console.log(`wrote ${path.relative(ROOT_DIR, opts.out)} (${results.options.durationSeconds} s)`)
+  if (opts.report) {
+    const md = path.join(ROOT_DIR, 'BENCHMARKS.md')
+    fs.writeFileSync(md, renderMarkdown(results))
+    console.log(`wrote BENCHMARKS.md`)
+  }
+  if (runs.some((r) => !r.ok)) process.exitCode = 1
+}
+
+main().catch((e) => {
+  console.error(e?.stack ?? e)
+  process.exit(2)
+})

@@ -1,0 +1,75 @@
+// Who is measured, and on what. Adding a contender (say a ProcessWriter speed option such as
+// `zeroCopy` or another transport) is one entry in CONTENDERS.
+
+export type WorkloadKind = 'chunks' | 'sequence' | 'concurrent' | 'slow'
+
+export type Feeder =
+  /** ProcessWriter from ../index.js; `options` go to openPipe (pipeSize) and to the constructor. */
+  | { kind: 'pw'; options?: Record<string, unknown> }
+  /** Node's child.stdin: 'drain' awaits 'drain' after a false write; 'cork' corks and uncorks once per tick. */
+  | { kind: 'node'; style: 'drain' | 'cork' }
+  /** benchmark/native/raw_writer.c: blocking write(2)/writev(2) from C, no JS. */
+  | { kind: 'raw'; mode: 'write' | 'writev'; transport: 'pipe' | 'pipe1m' | 'socketpair' }
+  /** benchmark/twisted_feed.py: Twisted's own ProcessWriter under its reactor. */
+  | { kind: 'twisted' }
+
+export interface Contender {
+  id: string
+  label: string
+  /** What the child's stdin is. */
+  transport: string
+  feeder: Feeder
+  workloads: WorkloadKind[]
+}
+
+const ALL: WorkloadKind[] = ['chunks', 'sequence', 'concurrent', 'slow']
+
+function raw(mode: 'write' | 'writev', transport: 'pipe' | 'pipe1m' | 'socketpair'): Contender {
+  const where = { pipe: 'pipe (64 KiB)', pipe1m: 'pipe (1 MiB, F_SETPIPE_SZ)', socketpair: 'AF_UNIX socketpair' }[transport]
+  return {
+    id: `raw-${mode}-${transport}`,
+    label: `raw C ${mode === 'write' ? 'write per chunk' : 'writev ≤1024 iovecs'}, ${where}`,
+    transport: where,
+    feeder: { kind: 'raw', mode, transport },
+    // write per chunk is the same syscall pattern whatever the grouping, so only writev runs `sequence`
+    workloads: mode === 'writev' && transport === 'pipe' ? ['chunks', 'sequence'] : ['chunks'],
+  }
+}
+
+export const CONTENDERS: Contender[] = [
+  { id: 'pw', label: 'ProcessWriter (defaults)', transport: 'pipe (64 KiB)', feeder: { kind: 'pw' }, workloads: ALL },
+  {
+    id: 'node-drain',
+    label: "Node child.stdin, awaiting 'drain'",
+    transport: 'AF_UNIX socketpair (libuv)',
+    feeder: { kind: 'node', style: 'drain' },
+    workloads: ALL,
+  },
+  {
+    id: 'node-cork',
+    label: 'Node child.stdin, cork + uncork per tick',
+    transport: 'AF_UNIX socketpair (libuv)',
+    feeder: { kind: 'node', style: 'cork' },
+    workloads: ALL,
+  },
+  { id: 'twisted', label: "Twisted ProcessWriter (epoll reactor)", transport: 'pipe (64 KiB)', feeder: { kind: 'twisted' }, workloads: ALL },
+  raw('write', 'pipe'),
+  raw('writev', 'pipe'),
+  raw('write', 'pipe1m'),
+  raw('writev', 'pipe1m'),
+  raw('write', 'socketpair'),
+  raw('writev', 'socketpair'),
+]
+
+/** The baselines the targets are stated against. */
+export const PW = 'pw'
+export const NODE = 'node-drain'
+export const TWISTED = 'twisted'
+/** "The best raw native writer on the same transport (pipe)": ProcessWriter's default transport. */
+export const RAW_SAME_TRANSPORT = ['raw-write-pipe', 'raw-writev-pipe']
+
+export function contenderById(id: string): Contender {
+  const c = CONTENDERS.find((x) => x.id === id)
+  if (!c) throw new Error(`unknown contender ${id}; known: ${CONTENDERS.map((x) => x.id).join(', ')}`)
+  return c
+}

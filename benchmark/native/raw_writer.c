@@ -1,0 +1,160 @@
+/*
+ * raw_writer: the native limit the JS contenders are compared with. No JS,
+ * no event loop: a blocking write loop straight into the child's stdin.
+ *
+ *   raw_writer --sink PATH --mode write|writev --transport pipe|pipe1m|socketpair
+ *              --chunk BYTES --total BYTES [--iov N]
+ *
+ * Builds one chunk (the same byte pattern as the JS contenders), forks the
+ * sink with one end of the transport as its stdin, then writes TOTAL bytes as
+ * chunks: one write(2) per chunk, or writev(2) of up to N (default 1024)
+ * chunks per call. Prints one JSON line: elapsed seconds from the first write
+ * to the sink's exit, the sink's count, syscalls, CPU time of this process.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
+
+static void die(const char *what) {
+  perror(what);
+  exit(2);
+}
+
+int main(int argc, char **argv) {
+  const char *sink = NULL, *mode = "write", *transport = "pipe";
+  unsigned long long chunk = 65536, total = 1 << 26;
+  int iovmax = 1024;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const char *k = argv[i], *v = argv[i + 1];
+    if (!strcmp(k, "--sink")) sink = v;
+    else if (!strcmp(k, "--mode")) mode = v;
+    else if (!strcmp(k, "--transport")) transport = v;
+    else if (!strcmp(k, "--chunk")) chunk = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "--total")) total = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "--iov")) iovmax = atoi(v);
+    else { fprintf(stderr, "raw_writer: unknown option %s\n", k); return 2; }
+  }
+  int use_writev = !strcmp(mode, "writev");
+  if (!sink || chunk == 0 || iovmax < 1 || iovmax > 1024 || (!use_writev && strcmp(mode, "write"))) {
+    fprintf(stderr, "raw_writer: bad arguments\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+
+  /* Same pattern as benchmark/workload.ts makeChunk(): byte i = i * 31 + 7. */
+  unsigned char *buf = malloc(chunk);
+  if (!buf) die("malloc");
+  for (unsigned long long i = 0; i < chunk; i++) buf[i] = (unsigned char)(i * 31 + 7);
+
+  int fds[2];
+  long capacity = 0;
+  if (!strcmp(transport, "socketpair")) {
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) die("socketpair");
+    /* fds[0] becomes the child's stdin, fds[1] is ours; both are symmetric. */
+    int sndbuf = 0; socklen_t len = sizeof sndbuf;
+    if (getsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0) capacity = sndbuf;
+  } else {
+    if (pipe2(fds, O_CLOEXEC) < 0) die("pipe2");
+    if (!strcmp(transport, "pipe1m")) {
+      if (fcntl(fds[1], F_SETPIPE_SZ, 1 << 20) < 0) die("F_SETPIPE_SZ");
+    } else if (strcmp(transport, "pipe")) {
+      fprintf(stderr, "raw_writer: unknown transport %s\n", transport);
+      return 2;
+    }
+    capacity = fcntl(fds[1], F_GETPIPE_SZ);
+  }
+
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) die("pipe2");
+  char expected[32];
+  snprintf(expected, sizeof expected, "%llu", total);
+  pid_t pid = fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {
+    dup2(fds[0], 0);
+    dup2(out[1], 1);
+    signal(SIGPIPE, SIG_DFL);
+    execl(sink, sink, expected, (char *)NULL);
+    _exit(127);
+  }
+  close(fds[0]);
+  close(out[1]);
+  int fd = fds[1];
+
+  struct rusage ru0, ru1;
+  getrusage(RUSAGE_SELF, &ru0);
+  double t0 = now_s();
+  unsigned long long sent = 0, syscalls = 0;
+  int err = 0;
+  if (!use_writev) {
+    while (sent < total) {
+      unsigned long long n = total - sent < chunk ? total - sent : chunk;
+      unsigned long long off = 0;
+      while (off < n) {
+        ssize_t w = write(fd, buf + off, n - off);
+        syscalls++;
+        if (w < 0) { if (errno == EINTR) continue; err = errno; goto done; }
+        off += (unsigned long long)w;
+      }
+      sent += n;
+    }
+  } else {
+    struct iovec *iov = malloc(sizeof(struct iovec) * (size_t)iovmax);
+    if (!iov) die("malloc");
+    while (sent < total) {
+      int cnt = 0;
+      unsigned long long batch = 0;
+      while (cnt < iovmax && sent + batch < total) {
+        unsigned long long n = total - sent - batch < chunk ? total - sent - batch : chunk;
+        iov[cnt].iov_base = buf;
+        iov[cnt].iov_len = n;
+        batch += n;
+        cnt++;
+      }
+      /* Write the batch, resuming inside it after a partial writev. */
+      struct iovec *cur = iov;
+      while (cnt > 0) {
+        ssize_t w = writev(fd, cur, cnt);
+        syscalls++;
+        if (w < 0) { if (errno == EINTR) continue; err = errno; goto done; }
+        sent += (unsigned long long)w;
+        while (cnt > 0 && (size_t)w >= cur->iov_len) { w -= (ssize_t)cur->iov_len; cur++; cnt--; }
+        if (cnt > 0) { cur->iov_base = (char *)cur->iov_base + w; cur->iov_len -= (size_t)w; }
+      }
+    }
+  }
+done:
+  close(fd);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  double t1 = now_s();
+  getrusage(RUSAGE_SELF, &ru1);
+  char line[64] = {0};
+  ssize_t r = read(out[0], line, sizeof line - 1);
+  unsigned long long received = r > 0 ? strtoull(line, NULL, 10) : 0;
+  int ok = !err && WIFEXITED(status) && WEXITSTATUS(status) == 0 && received == total;
+  printf("{\"ok\":%s,\"seconds\":%.6f,\"bytes\":%llu,\"received\":%llu,\"syscalls\":%llu,"
+         "\"cpuUser\":%.6f,\"cpuSystem\":%.6f,\"pipeCapacity\":%ld,\"error\":%s%s%s}\n",
+         ok ? "true" : "false", t1 - t0, sent, received, syscalls,
+         tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime), tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime), capacity,
+         err ? "\"" : "", err ? strerror(err) : "null", err ? "\"" : "");
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,236 @@
+// From runs to figures: medians, ratios, the PASS/MISS target table, and BENCHMARKS.md.
+//
+//   node --import @oxc-node/core/register benchmark/report.ts [results.json] [BENCHMARKS.md]
+//
+// regenerates BENCHMARKS.md from a results file; bench.ts calls the same functions after a run.
+import * as fs from 'node:fs'
+import * as path from 'node:path'
+import { fileURLToPath } from 'node:url'
+
+import { NODE, PW, RAW_SAME_TRANSPORT, TWISTED } from './contenders.ts'
+import { BENCH_DIR, fmtBytes, fmtRate, MiB, median, ROOT_DIR, type RunResult, type Workload } from './workloads.ts'
+
+export interface Summary {
+  workload: string
+  contender: string
+  runs: number
+  failed: number
+  error?: string
+  bytesPerRun: number
+  throughput: number // median, bytes/s
+  throughputMin: number
+  throughputMax: number
+  seconds: number // median
+  elu: number | null
+  cpuPerGiB: number | null
+  /** peak RSS above the idle baseline: median and worst run */
+  rssOver: number | null
+  rssOverMax: number | null
+  syscalls: number | null
+  vsNode: number | null
+  vsTwisted: number | null
+  vsRawPipe: number | null
+}
+
+export interface Target {
+  id: string
+  text: string
+  goal: string
+  measured: string
+  status: 'PASS' | 'MISS' | 'n/a'
+}
+
+export interface Results {
+  date: string
+  command: string
+  machine: Record<string, string | number>
+  options: Record<string, unknown>
+  notes: string[]
+  workloads: Workload[]
+  contenders: Array<{ id: string; label: string; transport: string }>
+  runs: Array<RunResult & { rep: number }>
+  summary: Summary[]
+  targets: Target[]
+}
+
+const med = (xs: Array<number | null>): number | null => {
+  const v = xs.filter((x): x is number => x !== null && Number.isFinite(x))
+  return v.length ? median(v) : null
+}
+
+export function summarize(workloads: Workload[], contenders: string[], runs: RunResult[]): Summary[] {
+  const out: Summary[] = []
+  for (const w of workloads) {
+    const rows: Summary[] = []
+    for (const c of contenders) {
+      const all = runs.filter((r) => r.workload === w.id && r.contender === c)
+      if (!all.length) continue
+      const good = all.filter((r) => r.ok)
+      const tp = good.map((r) => r.throughput)
+      const over = good.map((r) => (r.rssPeak !== null && r.rssBaseline !== null ? r.rssPeak - r.rssBaseline : null))
+      rows.push({
+        workload: w.id,
+        contender: c,
+        runs: all.length,
+        failed: all.length - good.length,
+        ...(good.length < all.length ? { error: all.find((r) => !r.ok)!.error ?? 'failed' } : {}),
+        bytesPerRun: good.length ? median(good.map((r) => r.bytes)) : 0,
+        throughput: tp.length ? median(tp) : 0,
+        throughputMin: tp.length ? Math.min(...tp) : 0,
+        throughputMax: tp.length ? Math.max(...tp) : 0,
+        seconds: good.length ? median(good.map((r) => r.seconds)) : 0,
+        elu: med(good.map((r) => r.elu)),
+        cpuPerGiB: med(good.map((r) => r.cpuPerGiB)),
+        rssOver: med(over),
+        rssOverMax: over.some((x) => x !== null) ? Math.max(...over.filter((x): x is number => x !== null)) : null,
+        syscalls: med(good.map((r) => r.syscalls)),
+        vsNode: null,
+        vsTwisted: null,
+        vsRawPipe: null,
+      })
+    }
+    const tpOf = (id: string) => rows.find((r) => r.contender === id && r.throughput > 0)?.throughput ?? null
+    const node = tpOf(NODE)
+    const twisted = tpOf(TWISTED)
+    const raws = RAW_SAME_TRANSPORT.map(tpOf).filter((x): x is number => x !== null)
+    const raw = raws.length ? Math.max(...raws) : null
+    for (const r of rows) {
+      if (!r.throughput) continue
+      r.vsNode = node && r.throughput / node
+      r.vsTwisted = twisted && r.throughput / twisted
+      r.vsRawPipe = raw && r.throughput / raw
+    }
+    out.push(...rows)
+  }
+  return out
+}
+
+const x = (v: number | null, digits = 2) => (v === null ? '–' : `${v.toFixed(digits)}×`)
+
+export function evaluateTargets(summary: Summary[]): Target[] {
+  const get = (w: string, c: string) => summary.find((s) => s.workload === w && s.contender === c && s.throughput > 0)
+  const targets: Target[] = []
+  const ratio = (id: string, text: string, w: string, goal: number, field: 'vsNode' | 'vsTwisted' | 'vsRawPipe') => {
+    const v = get(w, PW)?.[field] ?? null
+    targets.push({ id, text, goal: `≥ ${goal}×`, measured: x(v), status: v === null ? 'n/a' : v >= goal ? 'PASS' : 'MISS' })
+  }
+  ratio('100B-node', '100 B writes vs Node child.stdin', 'chunks-100B', 20, 'vsNode')
+  ratio('100B-twisted', '100 B writes vs Twisted', 'chunks-100B', 2, 'vsTwisted')
+  ratio('4KiB-node', '4 KiB writes vs Node', 'chunks-4KiB', 4, 'vsNode')
+  ratio('64KiB-node', '64 KiB writes vs Node', 'chunks-64KiB', 1, 'vsNode')
+  ratio('1MiB-node', '1 MiB writes vs Node', 'chunks-1MiB', 1, 'vsNode')
+  for (const [size, name] of [['100B', '100 B'], ['4KiB', '4 KiB'], ['64KiB', '64 KiB'], ['1MiB', '1 MiB']]) {
+    ratio(`${size}-raw`, `${name} writes vs best raw C writer on a pipe`, `chunks-${size}`, 0.8, 'vsRawPipe')
+  }
+  {
+    const pw = get('chunks-64KiB', PW)?.elu ?? null
+    const node = get('chunks-64KiB', NODE)?.elu ?? null
+    const v = pw !== null && node ? pw / node : null
+    targets.push({
+      id: '64KiB-elu',
+      text: 'main-thread ELU while feeding 64 KiB writes, vs Node',
+      goal: '≤ 0.5×',
+      measured: v === null ? '–' : `${v.toFixed(2)}× (${pw!.toFixed(2)} vs ${node!.toFixed(2)})`,
+      status: v === null ? 'n/a' : v <= 0.5 ? 'PASS' : 'MISS',
+    })
+  }
+  {
+    const s = get('slow-child', PW)
+    const v = s?.rssOverMax ?? null
+    targets.push({
+      id: 'slow-rss',
+      text: `slow child: peak RSS above idle baseline over the whole feed (${s ? fmtBytes(s.bytesPerRun) : '4 GiB'}, worst run)`,
+      goal: '≤ 64 MiB',
+      measured: v === null ? '–' : `${(v / MiB).toFixed(1)} MiB`,
+      status: v === null ? 'n/a' : v <= 64 * MiB ? 'PASS' : 'MISS',
+    })
+  }
+  ratio('concurrent-node', '64 concurrent children, aggregate vs Node', 'concurrent-64', 1, 'vsNode')
+  return targets
+}
+
+function table(head: string[], rows: string[][]): string {
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`
+  return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n')
+}
+
+export function renderWorkloadTables(r: Results): string {
+  const parts: string[] = []
+  const label = (id: string) => r.contenders.find((c) => c.id === id)
+  for (const w of r.workloads) {
+    const rows = r.summary.filter((s) => s.workload === w.id)
+    if (!rows.length) continue
+    const extra = w.kind === 'slow' ? ` (sink reads ${fmtRate(w.slowRate)})` : ''
+    parts.push(`### ${w.title}${extra} — \`${w.id}\``)
+    parts.push(
+      table(
+        ['contender', 'transport', 'bytes/run', 'median', 'min–max', '× Node', '× Twisted', '× raw pipe', 'ELU', 'CPU s/GiB', 'RSS peak − idle'],
+        rows.map((s) => [
+          `${label(s.contender)?.label ?? s.contender} \`${s.contender}\``,
+          label(s.contender)?.transport ?? '',
+          s.throughput ? fmtBytes(s.bytesPerRun) : '–',
+          s.throughput ? `**${fmtRate(s.throughput)}**` : `failed: ${s.error ?? ''}`.slice(0, 120),
+          s.throughput ? `${fmtRate(s.throughputMin)} – ${fmtRate(s.throughputMax)}` : '–',
+          x(s.vsNode),
+          x(s.vsTwisted),
+          x(s.vsRawPipe),
+          s.elu === null ? '–' : s.elu.toFixed(2),
+          s.cpuPerGiB === null ? '–' : s.cpuPerGiB.toFixed(2),
+          s.rssOver === null ? '–' : `${(s.rssOver / MiB).toFixed(1)} MiB` + (w.kind === 'slow' ? ` (max ${(s.rssOverMax! / MiB).toFixed(1)})` : ''),
+        ]),
+      ),
+    )
+    const failed = rows.filter((s) => s.failed)
+    for (const s of failed) parts.push(`\n${s.contender}: ${s.failed}/${s.runs} runs failed (${s.error})`)
+  }
+  return parts.join('\n\n')
+}
+
+export function renderTargets(targets: Target[]): string {
+  return table(
+    ['target', 'goal', 'measured', ''],
+    targets.map((t) => [t.text, t.goal, t.measured, t.status === 'PASS' ? 'PASS' : t.status === 'MISS' ? '**MISS**' : 'n/a']),
+  )
+}
+
+export function renderMarkdown(r: Results): string {
+  const m = r.machine
+  return `# Benchmarks
+
+Generated by \`benchmark/report.ts\` from \`benchmark/results.json\`; do not edit by hand.
+
+- **Date:** ${r.date}
+- **Machine:** ${m.cores} cores (${m.cpuModel}), ${m.memory}, Linux ${m.kernel}, Node ${m.node}${m.python ? `, ${m.python}` : ''}${m.twisted ? `, Twisted ${m.twisted}` : ''}
+- **Command:** \`${r.command}\`
+- **Method:** every contender runs in the same session, alternating (A B C … A B C …), ${r.options.reps} repetition(s) each,
+  each JS or Twisted run in a fresh process; medians shown. All contenders feed the same consumer,
+  \`benchmark/native/sink.c\` (reads stdin with a 1 MiB buffer, counts, checks the count). Throughput is
+  bytes ÷ time from the first write until every child has exited having counted all the bytes.
+  Byte counts per run are calibrated per contender to last about ${r.options.targetSeconds} s.
+  ELU is the feeding process's main-thread event-loop utilisation over the same interval; CPU is the
+  feeding process's user+system time (all threads) per GiB; RSS is its peak resident set (VmHWM, reset
+  via \`/proc/self/clear_refs\` after set-up) minus its idle resident set just before feeding.
+  Ratios: \`× Node\` is against \`node-drain\` (child.stdin awaiting 'drain'); \`× raw pipe\` against
+  the better of the two raw C writers on a default 64 KiB pipe (ProcessWriter's default transport).
+
+## Targets
+
+${renderTargets(r.targets)}
+
+## Results
+
+${renderWorkloadTables(r)}
+${r.notes.length ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`
+}
+
+export function writeReport(resultsPath: string, outPath: string): void {
+  const r: Results = JSON.parse(fs.readFileSync(resultsPath, 'utf8'))
+  fs.writeFileSync(outPath, renderMarkdown(r))
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const input = process.argv[2] ?? path.join(BENCH_DIR, 'results.json')
+  const output = process.argv[3] ?? path.join(ROOT_DIR, 'BENCHMARKS.md')
+  writeReport(input, output)
+  console.log(`wrote ${output} from ${input}`)
+}

@@ -1,0 +1,268 @@
+// One measurement of one JS contender (ProcessWriter or Node's child.stdin), in a fresh process so
+// that CPU time, event-loop utilisation and peak RSS belong to this run alone.
+//
+//   node --import @oxc-node/core/register benchmark/run-one.ts '<RunSpec as JSON>'
+//
+// Prints one JSON line (a RunResult) on stdout.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { once } from 'node:events'
+import * as fs from 'node:fs'
+import { createRequire } from 'node:module'
+import * as path from 'node:path'
+import { performance } from 'node:perf_hooks'
+
+import { contenderById, type Feeder } from './contenders.ts'
+import { GiB, makeChunk, ROOT_DIR, type RunResult, type RunSpec } from './workloads.ts'
+
+interface SinkExit {
+  count: number
+  code: number | null
+  signal: NodeJS.Signals | null
+}
+
+/** One child being fed. `start()` begins writing; `done` settles once the child has exited. */
+interface Feed {
+  start(): void
+  done: Promise<string | null> // null when the child counted exactly its bytes, else what went wrong
+  syscalls(): number | null
+}
+
+function spawnSink(spec: RunSpec, stdin: number | 'pipe', bytes: number): { child: ChildProcess; exit: Promise<SinkExit> } {
+  const args = [String(bytes)]
+  if (spec.slowRate > 0) args.push('--slow', String(spec.slowRate))
+  const child = spawn(spec.sink, args, { stdio: [stdin, 'pipe', 'inherit'] })
+  let out = ''
+  child.stdout!.setEncoding('utf8')
+  child.stdout!.on('data', (d: string) => (out += d))
+  const exit = new Promise<SinkExit>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code, signal) => resolve({ count: Number(out.trim()), code, signal }))
+  })
+  return { child, exit }
+}
+
+function checkExit(e: SinkExit, bytes: number): string | null {
+  if (e.code === 0 && e.count === bytes) return null
+  return `sink exited ${e.code ?? e.signal} after counting ${e.count} of ${bytes} bytes`
+}
+
+/**
+ * The write plan shared by every feeder: `bytes` in units of `unit` (one chunk, or one sequence
+ * of seqLen chunks). `next()` says whether another unit is due and counts it.
+ */
+function planner(bytes: number, unit: number) {
+  let sent = 0
+  return {
+    next(): boolean {
+      if (sent >= bytes) return false
+      sent += unit
+      return true
+    },
+  }
+}
+
+async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, bytes: number): Promise<Feed> {
+  const native = createRequire(path.join(ROOT_DIR, 'package.json'))('./index.js')
+  const options = feeder.options ?? {}
+  // The one place that opens ProcessWriter's transport; a future transport option branches here.
+  const pipeSize = options.pipeSize as number | undefined
+  const { readFd, writeFd } = pipeSize === undefined ? native.openPipe() : native.openPipe(pipeSize)
+  const sink = spawnSink(spec, readFd, bytes)
+  native.closeFd(readFd)
+  await once(sink.child, 'spawn')
+
+  const chunk = makeChunk(spec.chunk)
+  const sequence: Buffer[] = Array.from({ length: spec.seqLen }, () => chunk)
+  const plan = planner(bytes, spec.chunk * (spec.kind === 'sequence' ? spec.seqLen : 1))
+  let lostResolve!: (r: { code: string; message?: string }) => void
+  const lost = new Promise<{ code: string; message?: string }>((r) => (lostResolve = r))
+  let closing = false
+  let pumping = false
+  const finish = () => {
+    if (closing) return
+    closing = true
+    if (spec.kind === 'slow') writer.unregisterProducer()
+    writer.loseConnection()
+  }
+  // write/writeSequence until one returns false; onDrain calls this again.
+  const pump = () => {
+    if (pumping || closing) return
+    pumping = true
+    try {
+      while (plan.next()) {
+        if (!(spec.kind === 'sequence' ? writer.writeSequence(sequence) : writer.write(chunk))) return
+      }
+      finish()
+    } finally {
+      pumping = false
+    }
+  }
+  const writer = new native.ProcessWriter(writeFd, {
+    ...options,
+    onDrain: spec.kind === 'slow' ? undefined : pump,
+    onConnectionLost: lostResolve,
+  })
+
+  // Slow child: a streaming (push) producer, paused and resumed by the writer.
+  let paused = false
+  let producing = false
+  const produce = () => {
+    if (producing) return
+    producing = true
+    while (!paused && !closing) {
+      if (!plan.next()) {
+        finish()
+        break
+      }
+      writer.write(chunk)
+    }
+    producing = false
+  }
+  const producer = {
+    pauseProducing: () => (paused = true),
+    resumeProducing: () => {
+      paused = false
+      produce()
+    },
+    stopProducing: () => (closing = true),
+  }
+
+  return {
+    start() {
+      if (spec.kind === 'slow') {
+        writer.registerProducer(producer, true)
+        produce()
+      } else {
+        pump()
+      }
+    },
+    done: Promise.all([sink.exit, lost]).then(([e, r]) =>
+      r.code !== 'DONE' ? `connection lost: ${r.code} ${r.message ?? ''}` : checkExit(e, bytes),
+    ),
+    syscalls: () => {
+      try {
+        return Number(writer.stats().syscalls)
+      } catch {
+        return null
+      }
+    },
+  }
+}
+
+async function nodeFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'node' }>, bytes: number): Promise<Feed> {
+  const sink = spawnSink(spec, 'pipe', bytes)
+  await once(sink.child, 'spawn')
+  const stdin = sink.child.stdin!
+  let error: Error | null = null
+  stdin.on('error', (e) => (error = e))
+  const chunk = makeChunk(spec.chunk)
+  const group = spec.kind === 'sequence' ? spec.seqLen : 1
+  const plan = planner(bytes, spec.chunk * group)
+  // One unit: a chunk, or (sequence) seqLen chunks handed over together like a writev.
+  const writeUnit = (): boolean => {
+    if (group === 1) return stdin.write(chunk)
+    let ok = true
+    for (let i = 0; i < group; i++) ok = stdin.write(chunk)
+    return ok
+  }
+  let pump: () => void
+  if (feeder.style === 'drain') {
+    pump = () => {
+      while (plan.next()) {
+        if (group > 1) {
+          // Node's writev equivalent: cork, the group, uncork at once.
+          stdin.cork()
+          const ok = writeUnit()
+          stdin.uncork()
+          if (!ok) return void stdin.once('drain', pump)
+        } else if (!writeUnit()) {
+          return void stdin.once('drain', pump)
+        }
+      }
+      stdin.end()
+    }
+  } else {
+    // Best practice: cork, write until the stream says stop, uncork on the next tick.
+    pump = () => {
+      stdin.cork()
+      let ok = true
+      let more = true
+      while (ok && (more = plan.next())) ok = writeUnit()
+      process.nextTick(() => {
+        stdin.uncork()
+        if (!more) stdin.end()
+      })
+      if (more) stdin.once('drain', pump)
+    }
+  }
+  return {
+    start: () => pump(),
+    done: sink.exit.then((e) => (error ? `stdin error: ${(error as Error).message}` : checkExit(e, bytes))),
+    syscalls: () => null,
+  }
+}
+
+function vm(field: 'VmRSS' | 'VmHWM'): number | null {
+  const m = fs.readFileSync('/proc/self/status', 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'))
+  return m ? Number(m[1]) * 1024 : null
+}
+
+async function main() {
+  const spec: RunSpec = JSON.parse(process.argv[2])
+  const contender = contenderById(spec.contender)
+  const feeder = contender.feeder
+  if (feeder.kind !== 'pw' && feeder.kind !== 'node') throw new Error(`${spec.contender} is not a JS contender`)
+  const perChild = spec.total / spec.children
+
+  const feeds: Feed[] = []
+  for (let i = 0; i < spec.children; i++) {
+    feeds.push(feeder.kind === 'pw' ? await pwFeed(spec, feeder, perChild) : await nodeFeed(spec, feeder, perChild))
+  }
+
+  // Idle baseline, then the peak while feeding. Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0).
+  global.gc?.()
+  let hwmReset = false
+  try {
+    fs.writeFileSync('/proc/self/clear_refs', '5')
+    hwmReset = true
+  } catch {}
+  const rssBaseline = vm('VmRSS')
+  let sampledPeak = process.memoryUsage.rss()
+  const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss())), 100)
+
+  const elu0 = performance.eventLoopUtilization()
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  for (const f of feeds) f.start()
+  const errors = (await Promise.all(feeds.map((f) => f.done))).filter((e) => e !== null)
+  const seconds = (performance.now() - t0) / 1000
+  const cpu = process.cpuUsage(cpu0)
+  const elu = performance.eventLoopUtilization(elu0).utilization
+  clearInterval(sampler)
+  sampledPeak = Math.max(sampledPeak, process.memoryUsage.rss())
+  const hwm = hwmReset ? vm('VmHWM') : null
+
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6
+  const syscalls = feeds.map((f) => f.syscalls())
+  const result: RunResult = {
+    ok: errors.length === 0,
+    ...(errors.length ? { error: errors.slice(0, 3).join('; ') } : {}),
+    contender: spec.contender,
+    workload: spec.workload,
+    bytes: spec.total,
+    seconds,
+    throughput: spec.total / seconds,
+    elu,
+    cpuSeconds,
+    cpuPerGiB: cpuSeconds / (spec.total / GiB),
+    rssBaseline,
+    rssPeak: hwm ?? sampledPeak,
+    syscalls: syscalls.every((s) => s !== null) ? syscalls.reduce((a, b) => a! + b!, 0) : null,
+  }
+  process.stdout.write(JSON.stringify(result) + '\n')
+}
+
+main().catch((e) => {
+  process.stderr.write(`run-one: ${e?.stack ?? e}\n`)
+  process.exit(1)
+})
