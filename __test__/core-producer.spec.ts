@@ -1,0 +1,418 @@
+// Producers: Twisted scenarios 16-31 and 52 in the contract's form.
+//
+// Determinism: flow-control thresholds are tested on a pipe that is already full and that nobody
+// reads (we hold the read end). The core's I/O thread can then move nothing, so bufferedAmount is
+// exactly what we wrote. Readers are attached later: `head -c N` (keeps our read end, drains exactly
+// N bytes) for partial drains, `wc -c`/`cat` (takes it) for full drains.
+//
+// Not ported: 22 (Q4: Twisted counts the already-sent prefix; the contract counts only pending bytes,
+// which the thresholds below check exactly), 14-15 (Twisted's internal join/slice and doWrite return
+// values have no public counterpart).
+import test from 'ava'
+
+import {
+  LONG,
+  alternates,
+  attachReader,
+  bytes,
+  closeFd,
+  fdLeakGuard,
+  fullPipe,
+  pipeWriter,
+  pullProducer,
+  pushProducer,
+  recorder,
+  settle,
+  sha256,
+  spawnWithWriter,
+  waitFor,
+  wcCount,
+  withTimeout,
+} from './helpers.js'
+
+fdLeakGuard(test)
+
+// ---------------------------------------------------------------------------------------------
+// C. Push (streaming) producer
+
+test('16: registerProducer(push) makes no calls on the producer', async (t) => {
+  const c = spawnWithWriter('cat')
+  const rec = recorder()
+  rec.during(() => c.w.registerProducer(pushProducer(rec), true))
+  await settle()
+  t.deepEqual(rec.events, [])
+  c.w.loseConnection()
+  t.is((await withTimeout(c.lost)).code, 'DONE')
+  // 37: a running push producer gets stopProducing on the close.
+  t.deepEqual(rec.events, ['stop'])
+})
+
+test('17/18/19: pause strictly above bufferSize, once (Q3/Q4 fixed); no resume on a partial drain; one on the full drain', async (t) => {
+  const p = await fullPipe()
+  const rec = recorder()
+  p.w.registerProducer(pushProducer(rec), true)
+  t.is(p.w.bufferSize, 65536)
+
+  // 17: exactly bufferSize pending -> no pause, write returns true.
+  t.true(rec.during(() => p.w.write(bytes(65536, 1))))
+  t.is(p.w.bufferedAmount, 65536)
+  t.deepEqual(rec.events, [])
+  // One more byte -> pause, synchronously inside write.
+  t.false(rec.during(() => p.w.write(Buffer.from('x'))))
+  t.deepEqual(rec.syncEvents, ['pause'])
+  t.is(p.w.bufferedAmount, 65537)
+
+  // 18 (fixed): further writes while paused do not pause again.
+  t.false(rec.during(() => p.w.write(Buffer.from('y'))))
+  t.false(rec.during(() => p.w.writeSequence([Buffer.from('z')])))
+  t.deepEqual(rec.events, ['pause'])
+  t.is(p.w.stats().pauses, 1)
+
+  // 19: partial drain (a reader takes 40000 bytes and leaves; we keep the read end) -> no resume.
+  const head = attachReader(p.readFd, 'head', ['-c', '40000'], true)
+  t.is((await head.stdout).length, 40000)
+  await waitFor(() => p.w.stats().bytesWritten >= p.filler + 40000 - 8192, 'writer refilling the freed space')
+  await settle()
+  t.deepEqual(rec.events, ['pause'])
+  t.true(p.w.bufferedAmount > 0)
+
+  // Full drain -> exactly one resume.
+  const wc = attachReader(p.readFd, 'wc', ['-c'])
+  await waitFor(() => rec.count('resume') === 1, 'resume after the full drain')
+  t.deepEqual(rec.events, ['pause', 'resume'])
+  t.is(p.w.stats().resumes, 1)
+  p.w.loseConnection()
+  const reason = await withTimeout(p.lost)
+  t.is(reason.code, 'DONE')
+  const total = p.filler + 65536 + 3
+  t.is(reason.bytesWritten, total)
+  t.is(await wcCount(wc), total - 40000)
+  t.deepEqual(rec.events, ['pause', 'resume', 'stop'])
+  t.true(alternates(rec.events))
+})
+
+test('lowWaterMark: a push producer is resumed when bufferedAmount falls to it, not only when empty', async (t) => {
+  const p = await fullPipe({ lowWaterMark: 40000 })
+  t.is(p.w.lowWaterMark, 40000)
+  const rec = recorder()
+  let bufferedAtResume = -1
+  p.w.registerProducer(pushProducer(rec, { resume: () => { bufferedAtResume = p.w.bufferedAmount } }), true)
+  t.false(rec.during(() => p.w.write(bytes(100000, 2))))
+  t.deepEqual(rec.syncEvents, ['pause'])
+
+  // The reader takes 50000: at most 50000 more can leave the buffer, so >= 50000 > 40000 remain.
+  const h1 = attachReader(p.readFd, 'head', ['-c', '50000'], true)
+  t.is((await h1.stdout).length, 50000)
+  await waitFor(() => p.w.stats().bytesWritten >= p.filler + 50000 - 8192, 'writer refilling')
+  await settle()
+  t.deepEqual(rec.events, ['pause'])
+
+  // 25000 more (75000 in all): at least 18 whole pages are free again, so <= 26272 bytes remain
+  // buffered, and at least 25000 (nobody reads any further): resumed while data is still pending.
+  const h2 = attachReader(p.readFd, 'head', ['-c', '25000'], true)
+  t.is((await h2.stdout).length, 25000)
+  await waitFor(() => rec.count('resume') === 1, 'resume at the low-water mark')
+  t.true(bufferedAtResume > 0, `resumed with ${bufferedAtResume} bytes still pending`)
+  t.true(bufferedAtResume <= 40000, `resumed with ${bufferedAtResume} bytes pending`)
+  t.deepEqual(rec.events, ['pause', 'resume'])
+
+  p.w.abortConnection()
+  const reason = await withTimeout(p.lost)
+  t.is(reason.code, 'ABORTED')
+  t.false(reason.clean)
+  t.is(reason.bytesWritten + reason.bytesUnwritten, p.filler + 100000)
+  t.deepEqual(rec.events, ['pause', 'resume', 'stop'])
+  closeFd(p.readFd)
+})
+
+test('20: a push producer that is not paused gets no callbacks on drain', async (t) => {
+  const c = spawnWithWriter('cat')
+  const rec = recorder()
+  c.w.registerProducer(pushProducer(rec), true)
+  c.w.write(Buffer.from('a'))
+  await waitFor(() => c.w.stats().bytesWritten === 1, 'byte written')
+  await settle()
+  t.deepEqual(rec.events, [])
+  c.w.unregisterProducer()
+  c.w.loseConnection()
+  t.is((await withTimeout(c.lost)).code, 'DONE')
+  t.deepEqual(rec.events, [], 'an unregistered producer gets no stopProducing')
+  t.is((await c.stdout).toString(), 'a')
+})
+
+for (const via of ['write', 'writeSequence'] as const) {
+  test(`21: re-entrant push producer (${via} from resumeProducing): [pause], [resume, pause], ...`, async (t) => {
+    const c = spawnWithWriter('wc', ['-c'])
+    const rec = recorder()
+    let rounds = 0
+    const send = () => {
+      const b = bytes(70000, rounds)
+      return rec.during(() => (via === 'write' ? c.w.write(b) : c.w.writeSequence([b.subarray(0, 1), b.subarray(1)])))
+    }
+    c.w.registerProducer(
+      pushProducer(rec, {
+        resume: () => {
+          if (rounds < 2) {
+            rounds++
+            send()
+          }
+        },
+      }),
+      true,
+    )
+    send()
+    t.deepEqual(rec.events, ['pause'])
+    await waitFor(() => rec.count('resume') === 3, 'three resumes')
+    t.deepEqual(rec.events, ['pause', 'resume', 'pause', 'resume', 'pause', 'resume'])
+    t.deepEqual(rec.syncEvents, ['pause', 'pause', 'pause'], 'each pause came from inside a write')
+    c.w.loseConnection()
+    t.is((await withTimeout(c.lost)).code, 'DONE')
+    t.is(await wcCount(c), 3 * 70000)
+    t.deepEqual(rec.events.slice(-1), ['stop'])
+    t.true(alternates(rec.events))
+  })
+}
+
+test('23: bufferSize=500: writeSequence([50 bytes]*20) pauses at once, resumes after the drain', async (t) => {
+  const c = spawnWithWriter('wc', ['-c'], { bufferSize: 500 })
+  t.is(c.w.bufferSize, 500)
+  const rec = recorder()
+  c.w.registerProducer(pushProducer(rec), true)
+  t.false(rec.during(() => c.w.writeSequence(Array.from({ length: 20 }, () => Buffer.alloc(50, 'x')))))
+  t.deepEqual(rec.syncEvents, ['pause'])
+  await waitFor(() => rec.count('resume') === 1, 'resume')
+  t.deepEqual(rec.events, ['pause', 'resume'])
+  c.w.loseConnection()
+  t.is((await withTimeout(c.lost)).code, 'DONE')
+  t.is(await wcCount(c), 1000)
+})
+
+// ---------------------------------------------------------------------------------------------
+// D. Pull producer
+
+test('24: registerProducer(pull) calls resumeProducing synchronously', async (t) => {
+  const c = spawnWithWriter('cat')
+  const rec = recorder()
+  rec.during(() => c.w.registerProducer(pullProducer(rec), false))
+  t.deepEqual(rec.syncEvents, ['resume'])
+  c.w.unregisterProducer()
+  c.w.loseConnection()
+  t.is((await withTimeout(c.lost)).code, 'DONE')
+  t.deepEqual(rec.events, ['resume'])
+})
+
+test('25: a pull producer is never paused, even far over bufferSize', async (t) => {
+  const c = spawnWithWriter('cat', [], { bufferSize: 3 })
+  const rec = recorder()
+  c.w.registerProducer(pullProducer(rec), false)
+  t.false(rec.during(() => c.w.write(Buffer.from('1234'))))
+  t.false(rec.during(() => c.w.writeSequence(['1', '2', '3', '4'].map((s) => Buffer.from(s)))))
+  t.false(rec.events.includes('pause'))
+  c.w.unregisterProducer()
+  c.w.loseConnection()
+  t.is((await c.stdout).toString(), '12341234')
+  t.is((await withTimeout(c.lost)).code, 'DONE')
+  t.false(rec.events.includes('pause'))
+})
+
+test('26: a pull producer is resumed once per drain', async (t) => {
+  const c = spawnWithWriter('sha256sum')
+  const rec = recorder()
+  const chunks: Buffer[] = []
+  let closing = false
+  c.w.registerProducer(
+    pullProducer(rec, {
+      resume: () => {
+        if (chunks.length < 5) {
+          const b = bytes(100 * 1024, chunks.length)
+          chunks.push(b)
+          c.w.write(b)
+        } else if (!closing) {
+          closing = true
+          c.w.unregisterProducer()
+          c.w.loseConnection()
+        }
+      },
+    }),
+    false,
+  )
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'DONE')
+  t.deepEqual(rec.events, Array(6).fill('resume'), 'five chunks + the final resume; no pause, no stop')
+  t.is((await c.stdout).toString().split(' ')[0], sha256(...chunks))
+})
+
+// ---------------------------------------------------------------------------------------------
+// E. Registration edge cases
+
+test('27: a second registerProducer throws ERR_PRODUCER_ALREADY_REGISTERED; the first stays', async (t) => {
+  const p = pipeWriter()
+  const r1 = recorder()
+  const r2 = recorder()
+  const r3 = recorder()
+  p.w.registerProducer(pushProducer(r1), true)
+  t.throws(() => p.w.registerProducer(pushProducer(r2), true), { code: 'ERR_PRODUCER_ALREADY_REGISTERED' })
+  t.throws(() => p.w.registerProducer(pullProducer(r3), false), { code: 'ERR_PRODUCER_ALREADY_REGISTERED' })
+  t.deepEqual(r3.events, [], 'the rejected pull producer is not resumed')
+  p.w.abortConnection()
+  t.is((await withTimeout(p.lost)).code, 'ABORTED')
+  await settle()
+  t.deepEqual(r1.events, ['stop'], 'the first producer is still the registered one')
+  t.deepEqual(r2.events, [])
+  t.deepEqual(r3.events, [])
+  closeFd(p.readFd)
+})
+
+test('28/48: on a closed writer registerProducer calls stopProducing at once (twice), stores nothing', async (t) => {
+  const p = pipeWriter()
+  p.w.loseConnection()
+  await withTimeout(p.lost)
+  const rec = recorder()
+  const prod = pushProducer(rec)
+  t.notThrows(() => rec.during(() => p.w.registerProducer(prod, true)))
+  t.notThrows(() => rec.during(() => p.w.registerProducer(prod, true)))
+  t.deepEqual(rec.syncEvents, ['stop', 'stop'])
+  const pull = recorder()
+  rec.during(() => p.w.registerProducer(pullProducer(pull), false))
+  t.deepEqual(pull.events, ['stop'], 'a pull producer on a closed writer is stopped, not resumed')
+  // 48: the rest are no-ops.
+  t.notThrows(() => p.w.unregisterProducer())
+  t.notThrows(() => p.w.loseConnection())
+  t.notThrows(() => p.w.stopConsuming())
+  t.false(p.w.write(Buffer.from('x')))
+  await settle()
+  t.is(p.calls.length, 1)
+  closeFd(p.readFd)
+})
+
+test('29: unregisterProducer with none registered, twice, is a no-op', async (t) => {
+  const c = spawnWithWriter('cat')
+  t.notThrows(() => c.w.unregisterProducer())
+  t.notThrows(() => c.w.unregisterProducer())
+  c.w.write(Buffer.from('ok'))
+  c.w.loseConnection()
+  t.is((await c.stdout).toString(), 'ok')
+  t.is((await withTimeout(c.lost)).code, 'DONE')
+})
+
+test('30 (Q3 fixed): a new producer starts un-paused; the paused state does not leak from the old one', async (t) => {
+  const p = await fullPipe()
+  const r1 = recorder()
+  const r2 = recorder()
+  p.w.registerProducer(pushProducer(r1), true)
+  p.w.write(bytes(70000, 4))
+  t.deepEqual(r1.events, ['pause'])
+  p.w.unregisterProducer()
+  p.w.registerProducer(pushProducer(r2), true)
+  const wc = attachReader(p.readFd, 'wc', ['-c'])
+  await waitFor(() => p.w.bufferedAmount === 0, 'drain')
+  await settle()
+  t.deepEqual(r1.events, ['pause'], 'the unregistered producer is neither resumed nor stopped')
+  t.true(alternates(r2.events), `P2 events ${JSON.stringify(r2.events)} must not start with a resume`)
+  p.w.loseConnection()
+  t.is((await withTimeout(p.lost)).code, 'DONE')
+  t.is(await wcCount(wc), p.filler + 70000)
+  t.is(r2.events.filter((e) => e === 'stop').length, 1)
+})
+
+test('31: a pull producer that throws inside registerProducer ends the connection with PRODUCER_ERROR', async (t) => {
+  const c = spawnWithWriter('cat')
+  const boom = new Error('boom in resumeProducing')
+  const rec = recorder()
+  let thrown: unknown = null
+  try {
+    c.guard(() =>
+      c.w.registerProducer(
+        pullProducer(rec, {
+          resume: () => {
+            throw boom
+          },
+        }),
+        false,
+      ),
+    )
+  } catch (e) {
+    thrown = e
+  }
+  // Twisted re-raises to the caller; the contract only fixes the outcome. Either way: same error.
+  if (thrown !== null) t.is(thrown, boom)
+  t.log(`registerProducer ${thrown === null ? 'did not throw' : 'rethrew the producer error'}`)
+  t.is(c.syncCalls, 0)
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'PRODUCER_ERROR')
+  t.false(reason.clean)
+  t.is(reason.cause, boom)
+  await settle()
+  t.is(c.calls.length, 1)
+  t.true(rec.count('stop') <= 1, 'stopProducing at most once')
+  t.is((await c.exit).code, 0, 'the fd was closed, so cat saw EOF')
+})
+
+test('52: a pull producer whose second resumeProducing throws: PRODUCER_ERROR with cause, stopProducing once, fd closed', async (t) => {
+  const c = spawnWithWriter('cat')
+  const boom = new TypeError('second resume fails')
+  const rec = recorder()
+  let n = 0
+  c.w.registerProducer(
+    pullProducer(rec, {
+      resume: () => {
+        if (n++ === 0) c.w.write(Buffer.from('first'))
+        else throw boom
+      },
+    }),
+    false,
+  )
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'PRODUCER_ERROR')
+  t.is(reason.cause, boom)
+  t.false(reason.clean)
+  t.is(reason.childFd, 0)
+  await settle()
+  t.deepEqual(rec.events, ['resume', 'resume', 'stop'])
+  t.is(c.calls.length, 1)
+  t.is((await c.stdout).toString(), 'first')
+  t.is((await c.exit).code, 0)
+  t.is(c.w.fileno, -1)
+})
+
+test('a push producer whose pauseProducing throws: PRODUCER_ERROR with cause, no crash', async (t) => {
+  const c = spawnWithWriter('cat')
+  const boom = new Error('pause fails')
+  c.w.registerProducer(
+    {
+      pauseProducing() {
+        throw boom
+      },
+      resumeProducing() {},
+      stopProducing() {},
+    },
+    true,
+  )
+  let thrown: unknown = null
+  try {
+    c.guard(() => c.w.write(bytes(200000)))
+  } catch (e) {
+    thrown = e
+  }
+  if (thrown !== null) t.is(thrown, boom)
+  t.log(`write ${thrown === null ? 'did not throw' : 'rethrew the producer error'}`)
+  t.is(c.syncCalls, 0)
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'PRODUCER_ERROR')
+  t.is(reason.cause, boom)
+  t.is(reason.bytesWritten + reason.bytesUnwritten, c.w.stats().bytesAccepted)
+})
+
+test('an onDrain that throws: PRODUCER_ERROR with cause, no crash', async (t) => {
+  const boom = new RangeError('drain handler fails')
+  const c = spawnWithWriter('cat', [], {
+    onDrain: () => {
+      throw boom
+    },
+  })
+  t.false(c.w.write(bytes(200000)))
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'PRODUCER_ERROR')
+  t.is(reason.cause, boom)
+  t.is((await c.exit).code, 0)
+})
