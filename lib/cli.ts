@@ -28,7 +28,12 @@ The exit code is COMMAND's (128 + signal number if it was killed by a signal),
 127 if COMMAND cannot be found, 126 if it cannot be executed, and 2 for usage errors.
 `
 
-class UsageError extends Error {}
+class UsageError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'UsageError'
+  }
+}
 
 interface FeedArgs {
   input: string
@@ -123,11 +128,14 @@ function formatRate(bytesPerSecond: number): string {
 
 /** A one-line progress bar, redrawn in place on a TTY. */
 class ProgressBar {
-  private lastLen = 0
-  constructor(
-    private readonly out: NodeJS.WriteStream,
-    private readonly total: number | null,
-  ) {}
+  private declare lastLen: number
+  private declare readonly out: NodeJS.WriteStream
+  private declare readonly total: number | null
+  constructor(out: NodeJS.WriteStream, total: number | null) {
+    this.out = out
+    this.total = total
+    this.lastLen = 0
+  }
   draw(p: Pick<Progress, 'bytesWritten' | 'bytesPerSecond' | 'pausedMs' | 'elapsedMs'>) {
     const cols = Math.max(40, Math.min(this.out.columns || 80, 120))
     const rate = formatRate(p.bytesPerSecond).padStart(12)

@@ -6,10 +6,11 @@ import type { ConnectionLostReason } from '../index.js'
  * the signal's reason as `cause`.
  */
 export class AbortError extends Error {
-  readonly code = 'ABORT_ERR'
+  declare readonly code: 'ABORT_ERR'
   constructor(message = 'The operation was aborted', options?: { cause?: unknown }) {
     super(message, options)
     this.name = 'AbortError'
+    ;(this as { code: string }).code = 'ABORT_ERR'
   }
 }
 
@@ -18,9 +19,9 @@ export class AbortError extends Error {
  * any other way than `DONE`. `code` is the reason's code (`READER_CLOSED`, `ABORTED`, ...).
  */
 export class ConnectionLostError extends Error {
-  readonly code: ConnectionLostReason['code']
-  readonly errno: string | undefined
-  readonly reason: ConnectionLostReason
+  declare readonly code: ConnectionLostReason['code']
+  declare readonly errno: string | undefined
+  declare readonly reason: ConnectionLostReason
   constructor(reason: ConnectionLostReason) {
     const fd = reason.childFd == null ? '' : ` (child fd ${reason.childFd})`
     const errno = reason.errno ? ` [${reason.errno}]` : ''
@@ -30,9 +31,10 @@ export class ConnectionLostError extends Error {
       reason.cause === undefined ? undefined : { cause: reason.cause },
     )
     this.name = 'ConnectionLostError'
-    this.code = reason.code
-    this.errno = reason.errno
-    this.reason = reason
+    const self = this as { code: string; errno: string | undefined; reason: ConnectionLostReason }
+    self.code = reason.code
+    self.errno = reason.errno
+    self.reason = reason
   }
 }
 

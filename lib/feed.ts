@@ -83,6 +83,16 @@ function toBytes(chunk: unknown, encoding: BufferEncoding): ArrayBufferView {
 
 const INTERRUPTED = Symbol('interrupted')
 
+function isNodeStream(v: unknown): v is { destroy(): unknown } {
+  return (
+    v != null &&
+    typeof v === 'object' &&
+    typeof (v as { destroy?: unknown }).destroy === 'function' &&
+    typeof (v as { pipe?: unknown }).pipe === 'function' &&
+    typeof (v as { on?: unknown }).on === 'function'
+  )
+}
+
 /**
  * Write everything `source` yields into `writer`, honouring the writer's flow control (it
  * registers itself as the writer's push producer and stops pulling from the source while paused).
@@ -197,7 +207,9 @@ export async function feed(
     signal?.removeEventListener('abort', onAbort)
     if (!finishedSource) {
       try {
-        const ret = it.return?.()
+        // A Node stream's iterator cannot be returned while a read is pending: destroy the
+        // stream itself (as stream.pipeline does); other iterators are returned.
+        const ret = isNodeStream(source) ? source.destroy() : it.return?.()
         if (isThenable(ret)) Promise.resolve(ret).catch(() => {})
       } catch {}
     }

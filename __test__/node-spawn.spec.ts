@@ -1,0 +1,175 @@
+import test from 'ava'
+import * as child_process from 'node:child_process'
+import { ProcessWriter, closeFd, closed, createPipe, feed, spawn } from '../lib/index.js'
+import { collect, exitOf, openFds, settleFds, sha256, testData } from './node-helpers.mjs'
+
+test('spawn: fd 0 is a writer by default; bytes and sha256 match (sha256sum, wc -c)', async (t) => {
+  const data = testData(3 * 1024 * 1024 + 17)
+  for (const [cmd, expect] of [
+    ['sha256sum', sha256(data)],
+    ['wc', String(data.length)],
+  ] as const) {
+    const { child, stdin, writers } = spawn(cmd, cmd === 'wc' ? ['-c'] : [])
+    t.true(stdin instanceof ProcessWriter)
+    t.is(writers[0], stdin)
+    t.is(stdin!.childFd, 0)
+    t.is(child.stdin, null)
+    const out = collect(child.stdout)
+    const reason = await feed(stdin!, data)
+    t.is(reason.code, 'DONE')
+    t.true(reason.clean)
+    t.is(reason.bytesWritten, data.length)
+    t.is(reason.bytesUnwritten, 0)
+    t.deepEqual(await exitOf(child), { code: 0, signal: null })
+    t.is((await out).toString().trim().split(/\s+/)[0], expect)
+  }
+})
+
+test('spawn: an extra writer on child fd 3 (sh -c "cat <&3")', async (t) => {
+  const data = testData(500_000, 3)
+  const { child, stdin, writers } = spawn('sh', ['-c', 'cat <&3'], { stdio: ['ignore', 'pipe', 'inherit', 'writer'] })
+  t.is(stdin, null)
+  t.deepEqual(Object.keys(writers), ['3'])
+  t.is(writers[3].childFd, 3)
+  const out = collect(child.stdout)
+  const reason = await feed(writers[3], data)
+  t.is(reason.code, 'DONE')
+  t.is(reason.childFd, 3)
+  t.deepEqual(await exitOf(child), { code: 0, signal: null })
+  const got = await out
+  t.is(got.length, data.length)
+  t.is(sha256(got), sha256(data))
+})
+
+test('spawn: two writers (fd 0 and fd 3) feed the same child independently', async (t) => {
+  const a = testData(200_000, 11)
+  const b = testData(300_000, 12)
+  const { child, writers } = spawn('sh', ['-c', 'sha256sum; sha256sum <&3'], {
+    stdio: ['writer', 'pipe', 'inherit', 'writer'],
+  })
+  const out = collect(child.stdout)
+  const [ra, rb] = await Promise.all([feed(writers[0], a), feed(writers[3], b)])
+  t.is(ra.code, 'DONE')
+  t.is(rb.code, 'DONE')
+  await exitOf(child)
+  const sums = (await out).toString().trim().split('\n').map((l) => l.split(/\s+/)[0])
+  t.deepEqual(sums, [sha256(a), sha256(b)])
+})
+
+test('spawn: the read end is closed in the parent, so a child that exits is seen (READER_CLOSED)', async (t) => {
+  const { child, stdin } = spawn('sh', ['-c', 'exit 0'], { stdio: ['writer', 'ignore', 'ignore'] })
+  await exitOf(child)
+  const reason = await closed(stdin!)
+  t.is(reason.code, 'READER_CLOSED')
+  t.false(stdin!.write(Buffer.from('late')))
+})
+
+test('spawn: a child that stops reading early gives READER_CLOSED with the unwritten count', async (t) => {
+  const data = testData(4 * 1024 * 1024, 5)
+  const { child, stdin } = spawn('head', ['-c', '1000'])
+  const out = collect(child.stdout)
+  const reason = await feed(stdin!, data)
+  t.is(reason.code, 'READER_CLOSED')
+  t.true(reason.bytesWritten >= 1000)
+  t.is((await out).length, 1000)
+  t.true(reason.bytesWritten < data.length)
+  await exitOf(child)
+})
+
+test.serial('spawn: ENOENT surfaces as the child\'s "error" event and the writers are closed', async (t) => {
+  const before = openFds()
+  const { child, stdin, writers } = spawn('process-writer-no-such-command-xyz', ['a'], {
+    stdio: ['writer', 'ignore', 'ignore', 'writer'],
+  })
+  const err = await new Promise<NodeJS.ErrnoException>((resolve) => child.once('error', resolve))
+  t.is(err.code, 'ENOENT')
+  const reasons = await Promise.all([closed(stdin!), closed(writers[3])])
+  for (const r of reasons) t.not(r.code, 'DONE')
+  t.false(stdin!.connected)
+  t.is(stdin!.fileno, -1)
+  t.deepEqual(await settleFds(before), before)
+})
+
+test.serial('spawn: a synchronous spawn error closes every pipe and rethrows', (t) => {
+  const before = openFds()
+  t.throws(() => spawn('sh', ['-c', 'true'], { stdio: ['writer', 'ignore', 'ignore', 'writer'], cwd: 42 as never }), {
+    code: 'ERR_INVALID_ARG_TYPE',
+  })
+  t.deepEqual(openFds(), before)
+})
+
+test.serial('spawn: no fd leaks across many children', async (t) => {
+  const before = openFds()
+  for (let i = 0; i < 20; i++) {
+    const { child, writers } = spawn('sh', ['-c', 'cat >/dev/null; cat <&3 >/dev/null'], {
+      stdio: ['writer', 'ignore', 'ignore', 'writer'],
+    })
+    await Promise.all([feed(writers[0], testData(10_000, i)), feed(writers[3], 'three')])
+    await exitOf(child)
+  }
+  t.deepEqual(await settleFds(before), before)
+})
+
+test('spawn: the child gets only its stdio, no writer fd leaks into it (CLOEXEC)', async (t) => {
+  const list = "for f in /proc/self/fd/*; do echo ${f##*/}; done"
+  // Baseline: what a plain Node child inherits in this environment.
+  const plain = child_process.spawn('sh', ['-c', list], { stdio: ['ignore', 'pipe', 'inherit'] })
+  const base = (await collect(plain.stdout)).toString()
+  await exitOf(plain)
+  const extra = spawn('sh', ['-c', 'sleep 5'], { stdio: ['writer', 'ignore', 'ignore', 'writer'] })
+  const { child, stdin } = spawn('sh', ['-c', list], { stdio: ['writer', 'pipe', 'inherit'] })
+  const got = (await collect(child.stdout)).toString()
+  await exitOf(child)
+  t.is(got, base)
+  extra.child.kill()
+  await exitOf(extra.child)
+  await closed(stdin!)
+  await Promise.all(Object.values(extra.writers).map((w) => closed(w)))
+})
+
+test('spawn: an AbortSignal aborts the writers (and Node kills the child)', async (t) => {
+  const ac = new AbortController()
+  const { child, stdin } = spawn('sleep', ['10'], { signal: ac.signal, stdio: ['writer', 'ignore', 'ignore'] })
+  const errored = new Promise<Error>((resolve) => child.once('error', resolve))
+  stdin!.write(Buffer.from('pending'))
+  ac.abort()
+  const reason = await closed(stdin!)
+  t.is(reason.code, 'ABORTED')
+  t.is((await errored).name, 'AbortError')
+  const exit = await new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, s) => resolve(s)))
+  t.is(exit, 'SIGTERM')
+})
+
+test('spawn: stdio strings keep their Node meaning ("pipe" gives no writer)', async (t) => {
+  const { child, stdin, writers } = spawn('cat', [], { stdio: 'pipe' })
+  t.is(stdin, null)
+  t.deepEqual(writers, {})
+  t.truthy(child.stdin)
+  const out = collect(child.stdout)
+  child.stdin!.end('plain')
+  await exitOf(child)
+  t.is((await out).toString(), 'plain')
+})
+
+test('spawn: writer options pass through (bufferSize, lowWaterMark)', async (t) => {
+  const { child, stdin } = spawn('cat', [], { stdio: ['writer', 'ignore', 'inherit'], bufferSize: 1234, lowWaterMark: 100 })
+  t.is(stdin!.bufferSize, 1234)
+  t.is(stdin!.lowWaterMark, 100)
+  stdin!.loseConnection()
+  await exitOf(child)
+})
+
+test.serial('createPipe: for users who spawn themselves', async (t) => {
+  const before = openFds()
+  const data = testData(1_000_000, 7)
+  const { readFd, writer } = createPipe({ childFd: 0, bufferSize: 8192 })
+  t.is(writer.bufferSize, 8192)
+  const child = child_process.spawn('sha256sum', [], { stdio: [readFd, 'pipe', 'inherit'] })
+  closeFd(readFd)
+  const out = collect(child.stdout)
+  const reason = await feed(writer, data)
+  t.is(reason.code, 'DONE')
+  await exitOf(child)
+  t.is((await out).toString().split(/\s+/)[0], sha256(data))
+  t.deepEqual(await settleFds(before), before)
+})
