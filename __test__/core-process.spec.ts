@@ -1,0 +1,154 @@
+// Process-level properties, each checked in a fresh node subprocess so that a failure (a hang, a
+// signal, an abort) is observed instead of taking the test runner down:
+//   - the process exits by itself while a writer is idle and open (callbacks do not hold the loop);
+//   - SIGPIPE never kills the host (contract §3), even with SIGPIPE at SIG_DFL when a hook exists;
+//   - a worker_threads Worker that exits / throws / is terminated mid-write does not crash the host;
+//   - an onConnectionLost that throws does not crash the host (scenario 47: owner errors swallowed).
+import test from 'ava'
+
+import { native, runNode } from './helpers.js'
+
+const PRELUDE = `
+const native = require(NATIVE);
+const { ProcessWriter, openPipe, closeFd } = native;
+const { spawn } = require('node:child_process');
+`
+
+test('the process exits by itself while a writer is idle and open (with callbacks and a producer)', async (t) => {
+  const r = await runNode(
+    `${PRELUDE}
+    const { readFd, writeFd } = openPipe();   // we hold the reader: the writer stays open forever
+    const w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost() { console.log('LOST'); }, onDrain() {} });
+    w.registerProducer({ pauseProducing() {}, resumeProducing() {}, stopProducing() {} }, true);
+    w.write(Buffer.from('hello'));
+    const w2 = new ProcessWriter(openPipe().writeFd, {});  // never written at all
+    const w3 = new ProcessWriter(openPipe().writeFd, { onConnectionLost() {} });
+    w3.registerProducer({ resumeProducing() {}, stopProducing() {} }, false);
+    process.on('exit', () => console.log('EXIT connected=' + w.connected));
+    `,
+    10_000,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /EXIT connected=true/)
+  t.notRegex(r.stdout, /LOST/)
+})
+
+test('SIGPIPE does not kill the host: 8 MiB into head -c 10', async (t) => {
+  const hasHook = typeof (native as any)._setSigpipeDefault === 'function'
+  if (!hasHook) {
+    t.log('native._setSigpipeDefault() does not exist: SIGPIPE stays at Node\'s SIG_IGN in the subprocess, so this only checks the EPIPE path')
+  }
+  const r = await runNode(
+    `${PRELUDE}
+    if (typeof native._setSigpipeDefault === 'function') { native._setSigpipeDefault(); console.log('HOOK'); }
+    const { readFd, writeFd } = openPipe();
+    const child = spawn('head', ['-c', '10'], { stdio: [readFd, 'ignore', 'inherit'] });
+    closeFd(readFd);
+    const w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost(r) {
+      console.log('REASON ' + JSON.stringify({ code: r.code, errno: r.errno, sum: r.bytesWritten + r.bytesUnwritten }));
+    } });
+    for (let i = 0; i < 8; i++) w.write(Buffer.alloc(1 << 20, i));
+    child.on('exit', (code, signal) => console.log('CHILD ' + code + ' ' + signal));
+    `,
+    15_000,
+  )
+  t.is(r.signal, null, `the host was killed by ${r.signal}; stderr: ${r.stderr}`)
+  t.is(r.code, 0, r.stderr)
+  t.is(r.stdout.includes('HOOK'), hasHook)
+  t.regex(r.stdout, /REASON {"code":"READER_CLOSED","errno":"EPIPE","sum":8388608}/)
+  t.regex(r.stdout, /CHILD 0 null/)
+})
+
+const WORKER_SCRIPT = `${PRELUDE}
+const { Worker } = require('node:worker_threads');
+const workerCode = \`
+  const native = require(\${JSON.stringify(NATIVE)});
+  const { spawn } = require('node:child_process');
+  const { parentPort, workerData } = require('node:worker_threads');
+  const { readFd, writeFd } = native.openPipe();
+  // a slow reader, so that the writer is mid-write when the worker goes away
+  const child = spawn('sh', ['-c', 'sleep 0.2; exec cat >/dev/null'], { stdio: [readFd, 'ignore', 'inherit'] });
+  native.closeFd(readFd);
+  child.unref();   // the child must not keep the worker alive: we want the worker to end mid-write
+  const w = new native.ProcessWriter(writeFd, { childFd: 0, onConnectionLost() {}, onDrain() {} });
+  w.registerProducer({ pauseProducing() {}, resumeProducing() { w.write(Buffer.alloc(1 << 16, 1)); }, stopProducing() {} }, true);
+  for (let i = 0; i < 16; i++) w.write(Buffer.alloc(1 << 20, i));
+  parentPort.postMessage({ pid: child.pid, buffered: w.bufferedAmount });
+  if (workerData.mode === 'exit') process.exit(0);
+  if (workerData.mode === 'throw') throw new Error('worker dies mid-write');
+  if (workerData.mode === 'wait') setInterval(() => {}, 1000);   // until terminate()
+  // 'return': fall off the end with data pending
+\`;
+const pids = [];
+function run(mode) {
+  return new Promise((resolve) => {
+    const wk = new Worker(workerCode, { eval: true, workerData: { mode } });
+    wk.on('message', (m) => { pids.push(m.pid); if (mode === 'wait') setTimeout(() => wk.terminate(), 20); });
+    wk.on('error', () => {});
+    wk.on('exit', (code) => resolve(mode + ':' + code));
+  });
+}
+(async () => {
+  const modes = ['return', 'exit', 'throw', 'wait', 'return', 'exit', 'throw', 'wait'];
+  const results = await Promise.all(modes.map(run));
+  console.log('WORKERS ' + results.join(','));
+  await new Promise((r) => setTimeout(r, 300));
+  // The host is alive and the module still works on the main thread.
+  const { readFd, writeFd } = openPipe();
+  const child = spawn('wc', ['-c'], { stdio: [readFd, 'pipe', 'inherit'] });
+  closeFd(readFd);
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  const w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost(r) { console.log('MAIN ' + r.code); } });
+  w.write(Buffer.alloc(1 << 20, 9));
+  w.loseConnection();
+  child.on('close', () => {
+    console.log('WC ' + out.trim());
+    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch {} }
+  });
+})();
+`
+
+test('worker_threads Workers that return, exit, throw or are terminated mid-write do not crash the host', async (t) => {
+  const r = await runNode(WORKER_SCRIPT, 30_000)
+  t.is(r.signal, null, `host killed by ${r.signal}; stderr: ${r.stderr}`)
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /WORKERS return:0,exit:0,throw:1,wait:1,return:0,exit:0,throw:1,wait:1/)
+  t.regex(r.stdout, /MAIN DONE/)
+  t.regex(r.stdout, /WC 1048576/)
+})
+
+test('an onConnectionLost that throws does not crash the host (47: owner errors are contained)', async (t) => {
+  const r = await runNode(
+    `${PRELUDE}
+    const { readFd, writeFd } = openPipe();
+    const w = new ProcessWriter(writeFd, { onConnectionLost() { console.log('CALLED'); throw new Error('owner callback fails'); } });
+    w.loseConnection();
+    process.on('uncaughtException', (e) => { console.log('UNCAUGHT ' + e.message); });
+    setTimeout(() => { closeFd(readFd); console.log('ALIVE fileno=' + w.fileno); }, 300);
+    `,
+    10_000,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  t.regex(r.stdout, /CALLED/)
+  t.regex(r.stdout, /ALIVE fileno=-1/)
+  if (/UNCAUGHT/.test(r.stdout)) t.log('the error was surfaced as an uncaughtException (a handler was installed)')
+})
+
+test('an onConnectionLost that throws, with no uncaughtException handler: still no crash', async (t) => {
+  const r = await runNode(
+    `${PRELUDE}
+    const { readFd, writeFd } = openPipe();
+    const w = new ProcessWriter(writeFd, { onConnectionLost() { console.log('CALLED'); throw new Error('owner callback fails'); } });
+    w.loseConnection();
+    setTimeout(() => { closeFd(readFd); console.log('ALIVE'); }, 300);
+    `,
+    10_000,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.regex(r.stdout, /CALLED/)
+  t.is(r.code, 0, `exit code ${r.code}; stderr: ${r.stderr}`)
+  t.regex(r.stdout, /ALIVE/)
+})
