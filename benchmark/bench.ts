@@ -225,6 +225,9 @@ function runOne(c: Contender, spec: RunSpec, timeoutMs: number): Promise<RunResu
 const unitOf = (w: Workload) => w.chunk * w.seqLen * w.children
 const roundUp = (n: number, unit: number) => Math.max(unit, Math.ceil(n / unit) * unit)
 
+/** Bytes that last about `seconds` at `rate` bytes/s (at most 64 GiB). */
+const sizeFor = (rate: number, seconds: number, w: Workload) => roundUp(Math.min(rate * seconds, 64 * GiB), unitOf(w))
+
 function specFor(c: Contender, w: Workload, total: number): RunSpec {
   return { contender: c.id, workload: w.id, kind: w.kind, chunk: w.chunk, seqLen: w.seqLen, children: w.children, total, slowRate: w.slowRate, sink: SINK }
 }
@@ -244,7 +247,7 @@ async function calibrate(c: Contender, w: Workload, seconds: number): Promise<nu
   for (let i = 0; ; i++) {
     const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
     if (!r.ok) return r
-    if (r.seconds >= 0.15 || i === 6) return roundUp(Math.min(r.throughput * seconds, 64 * GiB), unit)
+    if (r.seconds >= 0.15 || i === 6) return sizeFor(r.throughput, seconds, w)
     total = roundUp(total * Math.min(32, Math.max(2, 0.25 / r.seconds)), unit)
   }
 }
@@ -317,10 +320,14 @@ async function main() {
         if (total === undefined) continue
         const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
         runs.push({ ...r, rep })
+        // A run shorter than 0.5 s means calibration guessed high: later repetitions get more bytes.
+        if (r.ok && !opts.quick && !w.fixedTotal && r.seconds < 0.5) {
+          totals.set(c.id, sizeFor(r.throughput, opts.targetSeconds, w))
+        }
         const detail = r.ok
           ? `${fmtRate(r.throughput)} in ${r.seconds.toFixed(2)} s` +
             (r.elu !== null ? `, ELU ${r.elu.toFixed(2)}` : '') +
-            (r.rssPeak !== null && r.rssBaseline !== null ? `, RSS +${((r.rssPeak - r.rssBaseline) / MiB).toFixed(1)} MiB` : '')
+            (r.rssPeak !== null && r.rssBaseline !== null ? `, RSS peak − idle ${((r.rssPeak - r.rssBaseline) / MiB).toFixed(1)} MiB` : '')
           : `FAILED: ${r.error}`
         console.log(`  [${rep}/${opts.reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}`)
       }
