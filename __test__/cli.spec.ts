@@ -1,0 +1,130 @@
+import test from 'ava'
+import { spawn as nodeSpawn, spawnSync } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sha256 } from './node-helpers.mjs'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+const BIN = join(ROOT, 'bin', 'process-writer.js')
+const SAMPLE = join(ROOT, 'examples', 'sample.txt')
+
+interface Run {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+function cli(args: string[], input?: string | Buffer): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = nodeSpawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
+    child.stderr.setEncoding('utf8').on('data', (s) => (stderr += s))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.on('error', () => {})
+    child.stdin.end(input)
+  })
+}
+
+const SUMMARY = /^process-writer: fed (\d+) bytes \(.+\) in [\d.]+ s, [\d.]+ MB\/s; .*$/m
+
+test('feed --input FILE -- sha256sum: child output inherited, one summary line on stderr, exit 0', async (t) => {
+  const r = await cli(['feed', '--input', 'examples/sample.txt', '--', 'sha256sum'])
+  t.is(r.code, 0)
+  t.is(r.stdout.split(/\s+/)[0], sha256(readFileSync(SAMPLE)))
+  const lines = r.stderr.trim().split('\n')
+  t.is(lines.length, 1, r.stderr)
+  const m = SUMMARY.exec(lines[0])
+  t.truthy(m, lines[0])
+  t.is(Number(m![1]), readFileSync(SAMPLE).length)
+  t.regex(lines[0], /sha256sum exited with status 0$/)
+  t.false(r.stderr.includes('\r'), 'no progress bar when stderr is not a TTY')
+})
+
+test('feed reads standard input by default and with --input -', async (t) => {
+  for (const args of [['feed', '--', 'wc', '-c'], ['feed', '-i', '-', 'wc', '-c']]) {
+    const r = await cli(args, 'x'.repeat(100_000))
+    t.is(r.code, 0)
+    t.is(r.stdout.trim(), '100000')
+    t.regex(r.stderr, /fed 100000 bytes/)
+  }
+})
+
+test('--chunk-size and --pipe-size are accepted (sizes with k/m suffixes)', async (t) => {
+  const r = await cli(['feed', '--chunk-size', '4k', '--pipe-size=1m', '--input', SAMPLE, '--', 'wc', '-c'])
+  t.is(r.code, 0)
+  t.is(Number(r.stdout.trim()), readFileSync(SAMPLE).length)
+})
+
+test("exit code is the child's; killed by a signal gives 128 + signal", async (t) => {
+  const r = await cli(['feed', '--input', SAMPLE, '--', 'sh', '-c', 'cat >/dev/null; exit 7'])
+  t.is(r.code, 7)
+  t.regex(r.stderr, /sh exited with status 7$/m)
+  const k = await cli(['feed', '--input', SAMPLE, '--', 'sh', '-c', 'kill -TERM $$'])
+  t.is(k.code, 128 + 15)
+  t.regex(k.stderr, /killed by SIGTERM \(exit 143\)/)
+})
+
+test('a child that stops reading early is reported in the summary', async (t) => {
+  const r = await cli(['feed', '--input', SAMPLE, '--', 'head', '-c', '10'])
+  t.is(r.code, 0)
+  t.is(r.stdout, readFileSync(SAMPLE, 'utf8').slice(0, 10))
+  t.regex(r.stderr, /head stopped reading its input \(\d+ bytes not delivered\); head exited with status 0/)
+})
+
+test('a missing input file: one clear line, non-zero exit, no stack trace, command not run', async (t) => {
+  const r = await cli(['feed', '--input', 'does/not/exist.txt', '--', 'sh', '-c', 'echo ran'])
+  t.is(r.code, 1)
+  t.is(r.stdout, '')
+  t.is(r.stderr, 'process-writer: cannot read input "does/not/exist.txt": no such file or directory\n')
+})
+
+test('an unknown command: one clear line, exit 127, no stack trace', async (t) => {
+  const r = await cli(['feed', '--input', SAMPLE, '--', 'process-writer-no-such-command'])
+  t.is(r.code, 127)
+  t.is(r.stderr, 'process-writer: command not found: process-writer-no-such-command\n')
+})
+
+test('usage errors exit 2 with one line', async (t) => {
+  for (const args of [['feed'], ['feed', '--bogus', '--', 'cat'], ['frobnicate'], ['feed', '--chunk-size', 'lots', '--', 'cat']]) {
+    const r = await cli(args)
+    t.is(r.code, 2, args.join(' '))
+    t.is(r.stderr.trim().split('\n').length, 1, r.stderr)
+    t.regex(r.stderr, /^process-writer: /)
+    t.false(r.stderr.includes('    at '))
+  }
+})
+
+test('--help prints the usage on stdout and exits 0', async (t) => {
+  for (const args of [['--help'], ['-h'], ['feed', '--help']]) {
+    const r = await cli(args)
+    t.is(r.code, 0)
+    t.regex(r.stdout, /^Usage:/)
+    t.regex(r.stdout, /process-writer feed \[options\] -- COMMAND \[ARGS\.\.\.\]/)
+    t.regex(r.stdout, /--input FILE/)
+    t.regex(r.stdout, /--chunk-size N/)
+    t.regex(r.stdout, /--pipe-size N/)
+    t.is(r.stderr, '')
+  }
+})
+
+test('on a TTY (script -qec ...) a progress bar is drawn on stderr, then the summary', (t) => {
+  const cmd = `${process.execPath} ${BIN} feed --input ${SAMPLE} -- sh -c 'sleep 0.4; exec sha256sum'`
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+  t.is(r.status, 0, r.stderr)
+  const out = r.stdout
+  t.regex(out, /\r\[[#.]+\] +\d+\.\d%/, 'bar drawn in place with \\r')
+  t.true(out.includes('100.0%'), 'bar reaches 100%')
+  t.regex(out, /process-writer: fed 400029 bytes .* sh exited with status 0/)
+  t.true(out.includes(sha256(readFileSync(SAMPLE))))
+})
+
+test('npm run demo', (t) => {
+  const r = spawnSync('npm', ['run', '--silent', 'demo'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
+  t.is(r.status, 0, r.stderr)
+  t.is(r.stdout.split(/\s+/)[0], sha256(readFileSync(SAMPLE)))
+  t.regex(r.stderr, /sha256sum exited with status 0/)
+})

@@ -1,0 +1,42 @@
+// The examples in docs/node-api.md live in examples/ and must run as written.
+import test from 'ava'
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sha256 } from './node-helpers.mjs'
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
+
+function run(file: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [join(ROOT, 'examples', file)], { cwd: ROOT, timeout: 20_000 }, (err, stdout, stderr) =>
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    )
+  })
+}
+
+const expected: Record<string, (out: string) => boolean | RegExpMatchArray | null> = {
+  'feed-file.mjs': (o) =>
+    o === `DONE: 400029 bytes written, sha256sum exited with 0\n${sha256(readFileSync(join(ROOT, 'examples/sample.txt')))}\n`,
+  'pipeline.mjs': (o) => o === 'pipeline done (DONE); wc -c says 400029\n',
+  'web-stream.mjs': (o) => o === 'wc -l says 1000\n',
+  'extra-fd.mjs': (o) => o === 'stdin: hello\nfd 3: world\nDONE 0 DONE 3\n',
+  'abort.mjs': (o) => o === 'AbortError; writer ended with ABORTED\n',
+  'progress.mjs': (o) => o === 'done: 4194304 bytes, waited on the child for a while\nDONE several reports\n',
+  'require.cjs': (o) => o === 'true DONE wc -c: 12 exit 0\n',
+}
+
+for (const [file, check] of Object.entries(expected)) {
+  test(`examples/${file} runs as documented`, async (t) => {
+    const r = await run(file)
+    t.is(r.code, 0, r.stderr)
+    t.is(r.stderr, '')
+    t.truthy(check(r.stdout), r.stdout)
+  })
+}
+
+test('every example is documented in docs/node-api.md and every example file is tested', (t) => {
+  const doc = readFileSync(join(ROOT, 'docs', 'node-api.md'), 'utf8')
+  for (const file of Object.keys(expected)) t.true(doc.includes(`examples/${file}`), file)
+})
