@@ -5,6 +5,7 @@ import { spawn, feed } from 'process-writer'
 const { child, writers } = spawn('sh', ['-c', 'echo "stdin: $(cat)"; echo "fd 3: $(cat <&3)"'], {
   stdio: ['writer', 'inherit', 'inherit', 'writer'],
 })
+const exited = once(child, 'close')
 const [a, b] = await Promise.all([feed(writers[0], 'hello'), feed(writers[3], 'world')])
-await once(child, 'close')
+await exited
 console.log(a.code, a.childFd, b.code, b.childFd)

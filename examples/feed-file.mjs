@@ -9,7 +9,8 @@ child.stdout.setEncoding('utf8')
 let digest = ''
 child.stdout.on('data', (s) => (digest += s))
 
+const exited = once(child, 'close') // listen before awaiting anything
 const reason = await feed(stdin, createReadStream(file))
-const [code] = await once(child, 'close')
+const [code] = await exited
 console.log(`${reason.code}: ${reason.bytesWritten} bytes written, sha256sum exited with ${code}`)
 console.log(digest.split(' ')[0])

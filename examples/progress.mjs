@@ -2,6 +2,7 @@
 import { spawn, feed } from 'process-writer'
 
 const { child, stdin } = spawn('sh', ['-c', 'sleep 0.3; cat > /dev/null'], { stdio: ['writer', 'inherit', 'inherit'] })
+const exited = new Promise((resolve) => child.on('close', resolve))
 const data = new Uint8Array(4 * 1024 * 1024)
 let reports = 0
 const reason = await feed(stdin, data, {
@@ -14,4 +15,4 @@ const reason = await feed(stdin, data, {
   },
 })
 console.log(reason.code, reports > 1 ? 'several reports' : 'one report')
-await new Promise((resolve) => child.on('close', resolve))
+await exited
