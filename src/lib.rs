@@ -1,1 +1,65 @@
+//! process-writer: Twisted's `ProcessWriter` for Node.js.
+//!
+//! - [`queue`], [`flow`], [`read_hack`]: pure logic (write queue and batching, flow-control
+//!   decisions, the reader-gone policy), unit tested without fds.
+//! - [`sys`]: the syscalls, one module per platform family.
+//! - [`core`] and [`io_thread`]: the state shared with, and the one I/O thread that drains
+//!   every writer's queue with batched `writev`.
+//! - `writer`, `js`, `iterate`: the thin N-API binding (`ProcessWriter`, `openPipe`, `closeFd`).
 
+#![deny(clippy::all)]
+
+pub mod core;
+pub mod flow;
+pub mod io_thread;
+pub mod queue;
+pub mod read_hack;
+pub mod sys;
+
+mod iterate;
+mod js;
+mod writer;
+
+use napi::bindgen_prelude::*;
+use napi_derive::napi;
+
+pub use writer::ProcessWriter;
+
+/// Create a pipe with `O_CLOEXEC` on both ends, so that no child inherits it unless it is
+/// handed over explicitly (as `child_process.spawn`'s `stdio` does, with `dup2`). With
+/// `pipeSize`, ask the kernel for that capacity (Linux; clamped to
+/// `/proc/sys/fs/pipe-max-size`, falling back when the per-user budget is spent).
+#[napi(ts_return_type = "PipeFds")]
+pub fn open_pipe(env: &Env, pipe_size: Option<u32>) -> Result<Unknown<'_>> {
+  let e = env.raw();
+  let (r, w) = sys::pipe_cloexec().map_err(|err| {
+    let code = err.raw_os_error().map(sys::errno_name).unwrap_or_else(|| "EIO".into());
+    js::throw(e, js::ErrorClass::Error, &code, &format!("pipe() failed: {err}"))
+  })?;
+  let capacity = match pipe_size {
+    Some(n) if n > 0 => sys::set_pipe_size(w, n as usize),
+    _ => sys::pipe_capacity(w),
+  };
+  let o = js::object(e);
+  js::set_named(e, o, "readFd", js::number(e, r as f64));
+  js::set_named(e, o, "writeFd", js::number(e, w as f64));
+  js::set_named(e, o, "capacity", js::number(e, capacity.unwrap_or(0) as f64));
+  unsafe { Unknown::from_napi_value(e, o) }
+}
+
+/// Close an fd this process owns (for example a pipe's read end after `spawn`). Throws with
+/// the errno name as `code` (`EBADF` for an fd that is not open).
+#[napi]
+pub fn close_fd(env: Env, fd: i32) -> Result<()> {
+  sys::close(fd).map_err(|err| {
+    let code = err.raw_os_error().map(sys::errno_name).unwrap_or_else(|| "EIO".into());
+    js::throw(env.raw(), js::ErrorClass::Error, &code, &format!("close({fd}) failed: {err}"))
+  })
+}
+
+/// Test hook: set SIGPIPE's disposition to the default (terminate), as an embedder such as
+/// Electron-as-node may leave it, to prove a vanished reader cannot kill the host.
+#[napi(js_name = "_setSigpipeDefault")]
+pub fn set_sigpipe_default() {
+  unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+}

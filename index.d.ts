@@ -1,0 +1,222 @@
+/* Types shared by the generated class below; kept in src/dts-header.d.ts and prepended by `napi build`. */
+
+/** Why a writer's connection ended. Delivered once, asynchronously, to `onConnectionLost`. */
+export interface ConnectionLostReason {
+  /**
+   * - `DONE`: `loseConnection()` flushed everything and closed the fd.
+   * - `READER_CLOSED`: the child closed its end (or exited); `errno` is set when a write saw it (`EPIPE`).
+   * - `ABORTED`: `abortConnection()` (or an `AbortSignal`) dropped what was buffered.
+   * - `PRODUCER_ERROR`: a producer or callback threw; the error is in `cause`.
+   * - `ERROR`: any other OS error (`EIO`, `ENOSPC`, `EBADF`, ...), named in `errno`.
+   */
+  code: 'DONE' | 'READER_CLOSED' | 'ABORTED' | 'PRODUCER_ERROR' | 'ERROR'
+  /** true only for `DONE`, or `READER_CLOSED` with nothing unwritten. */
+  clean: boolean
+  /** The OS error name (`EPIPE`, `EBADF`, `EIO`, ...) when the OS reported one. */
+  errno?: string
+  message: string
+  /** Which fd of the child this writer fed (Twisted's `name`), or null when unknown. */
+  childFd: number | null
+  /** Bytes that reached the kernel (the pipe). */
+  bytesWritten: number
+  /** Bytes accepted by `write` that never will reach it. */
+  bytesUnwritten: number
+  /** The thrown value, for `PRODUCER_ERROR`. */
+  cause?: unknown
+}
+
+/** A streaming producer: paused when the buffer passes `bufferSize`, resumed at `lowWaterMark`. */
+export interface PushProducer {
+  pauseProducing(): void
+  resumeProducing(): void
+  stopProducing(): void
+}
+
+/** A pull producer: asked for more (`resumeProducing`) each time the buffer falls to `lowWaterMark`. */
+export interface PullProducer {
+  resumeProducing(): void
+  stopProducing(): void
+}
+
+export interface ProcessWriterOptions {
+  /** Which fd of the child this writer feeds; reported in reasons. */
+  childFd?: number | null
+  /** High-water mark in bytes (default 65536, Twisted's). */
+  bufferSize?: number
+  /** Resume threshold in bytes (default 0: resume when empty, as Twisted). */
+  lowWaterMark?: number
+  /** Treat reader-gone readiness as a loss even where the platform policy would not (Twisted's forceReadHack). */
+  forceReadHack?: boolean
+  /** Ask the kernel for a pipe of this many bytes (Linux `F_SETPIPE_SZ`); falls back silently. */
+  pipeSize?: number
+  /** Called once, asynchronously, when the connection ends. */
+  onConnectionLost?: (reason: ConnectionLostReason) => void
+  /** Called when `bufferedAmount` falls to `lowWaterMark` after a `write` returned false. */
+  onDrain?: () => void
+}
+
+/** Counters; all byte counts are plain numbers (exact up to 2^53). */
+export interface WriterStats {
+  bytesAccepted: number
+  bytesWritten: number
+  /** Bytes offered after the connection ended (refused). */
+  bytesDropped: number
+  /** Accepted bytes discarded when the connection ended (never written). */
+  bytesUnwritten: number
+  bytesBuffered: number
+  /** `write`/`writeSequence` calls that queued data. */
+  writes: number
+  /** write/writev syscalls that moved data. */
+  syscalls: number
+  /** times a push producer was paused / resumed. */
+  pauses: number
+  resumes: number
+  /** milliseconds spent over `bufferSize` (backpressure). */
+  pausedMs: number
+  /** kernel pipe capacity in bytes (0 when unknown or not a pipe). */
+  pipeCapacity: number
+  /** what the fd is. */
+  transport: 'pipe' | 'socket' | 'file' | 'tty' | 'other'
+}
+
+/** Both ends of a new pipe, created with O_CLOEXEC. */
+export interface PipeFds {
+  readFd: number
+  writeFd: number
+  /** capacity obtained when `pipeSize` was asked for (0 when not known). */
+  capacity: number
+}
+
+export type TypedArray =
+  | Int8Array
+  | Uint8Array
+  | Uint8ClampedArray
+  | Int16Array
+  | Uint16Array
+  | Int32Array
+  | Uint32Array
+  | Float32Array
+  | Float64Array
+  | BigInt64Array
+  | BigUint64Array
+
+/**
+ * Which binding artifact the generated loader actually loaded: `'native'` for
+ * a native addon, otherwise the `platformArchABI` of the WASI flavor. Every
+ * flavor napi-rs can build is listed, because `NAPI_RS_NATIVE_LIBRARY_PATH`
+ * can point the loader at a WASI artifact this package does not build itself.
+ */
+export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
+
+/**
+ * Twisted's `ProcessWriter`: an asynchronous, flow-controlled writer into a child process's
+ * input pipe (or any writable fd), which it owns and closes exactly once.
+ *
+ * `write()` copies the bytes into the writer's queue and returns at once; a background I/O
+ * thread writes them with batched `writev` calls. `write()` returns false once
+ * `bufferedAmount > bufferSize`; a registered push producer is paused then, synchronously, and
+ * resumed when the level falls to `lowWaterMark`. When the connection ends (flushed by
+ * `loseConnection()`, the child closed its end or exited, an abort, an error)
+ * `onConnectionLost` is called once, asynchronously, with the reason.
+ */
+export declare class ProcessWriter {
+  /**
+   * Take ownership of `fd`, a writable fd (a pipe's write end, a FIFO, a socket, a file).
+   * Throws (and leaves the fd to the caller) when `fd` is not open (`EBADF`), not open for
+   * writing (`ERR_FD_NOT_WRITABLE`) or an option is invalid (`ERR_INVALID_ARG_TYPE`,
+   * `ERR_OUT_OF_RANGE`).
+   */
+  constructor(fd: number, options?: ProcessWriterOptions | undefined | null)
+  /** The fd written to; -1 once closed. */
+  get fileno(): number
+  /** Which fd of the child this writer feeds (Twisted's `name`), or null. */
+  get childFd(): number | null
+  /**
+   * Whether readiness on this fd can report the reader gone (decided per platform, kernel
+   * version and fd kind; see the README).
+   */
+  get enableReadHack(): boolean
+  /**
+   * High-water mark in bytes: `write()` returns false and a push producer is paused once
+   * `bufferedAmount` exceeds it. Default 65536.
+   */
+  get bufferSize(): number
+  set bufferSize(value: number)
+  /** Resume threshold in bytes (default 0: resume when empty, as Twisted). */
+  get lowWaterMark(): number
+  set lowWaterMark(value: number)
+  /** Bytes accepted by `write` and not yet handed to the kernel (0 once the connection ended). */
+  get bufferedAmount(): number
+  /** Writes are accepted (true until the connection ends or is aborted). */
+  get connected(): boolean
+  /** `loseConnection()` was called and the close is pending. */
+  get disconnecting(): boolean
+  /** The reason the connection ended, once `onConnectionLost` has been called; else null. */
+  get lostReason(): ConnectionLostReason | null
+  get onConnectionLost(): ((reason: ConnectionLostReason) => void) | null
+  set onConnectionLost(callback: ((reason: ConnectionLostReason) => void) | null | undefined)
+  get onDrain(): (() => void) | null
+  set onDrain(callback: (() => void) | null | undefined)
+  /**
+   * Queue a copy of `data`'s bytes (Buffer, any TypedArray, DataView or ArrayBuffer) and return
+   * at once: false once `bufferedAmount > bufferSize` (keep writing and nothing is lost, but
+   * memory grows), or when the connection has ended (the bytes are then counted in
+   * `stats().bytesDropped`; this never throws for a closed writer). Anything else throws a
+   * `TypeError` with code `ERR_INVALID_ARG_TYPE` and queues nothing.
+   */
+  write(data: ArrayBufferView | ArrayBuffer): boolean
+  /**
+   * Queue every chunk of an iterable (consumed once). All chunks are checked before any is
+   * queued: one bad element throws `ERR_INVALID_ARG_TYPE` and nothing is queued.
+   */
+  writeSequence(chunks: Iterable<ArrayBufferView | ArrayBuffer>): boolean
+  /**
+   * Flush everything buffered, then close the fd (reason `DONE`); Twisted's `closeStdin`.
+   * Writes made before the close are still delivered. A pull producer, or a paused push
+   * producer, is resumed on drain instead and the close waits until it is unregistered (or,
+   * for a push producer, until the next drain). Keeps the process alive until the close.
+   */
+  loseConnection(): void
+  /** Same as `loseConnection()`: a pipe cannot be half-closed (Twisted's quirk Q9 is not kept). */
+  loseWriteConnection(): void
+  /** Drop whatever is buffered and close now (reason `ABORTED`, delivered asynchronously). */
+  abortConnection(): void
+  /**
+   * Register a producer. Push (`streaming: true`): paused when the buffer goes over
+   * `bufferSize`, resumed at `lowWaterMark`. Pull (`streaming: false`): `resumeProducing()` is
+   * called now, then each time the buffer falls to `lowWaterMark`. Either gets
+   * `stopProducing()` once when the connection ends. Throws `ERR_PRODUCER_ALREADY_REGISTERED`
+   * when one is registered; on a closed writer calls `stopProducing()` at once.
+   */
+  registerProducer(producer: PushProducer | PullProducer, streaming: boolean): void
+  /** Stop consuming from the producer without disconnecting. Lets a pending close complete. */
+  unregisterProducer(): void
+  /** `unregisterProducer()` then `loseConnection()`. */
+  stopConsuming(): void
+  /**
+   * Counters: bytes accepted, written, dropped (offered after the close), unwritten
+   * (discarded at the close), buffered; write calls, syscalls, backpressure episodes, time
+   * spent over `bufferSize`, pipe capacity and transport.
+   */
+  stats(): WriterStats
+}
+
+/**
+ * Test hook: set SIGPIPE's disposition to the default (terminate), as an embedder such as
+ * Electron-as-node may leave it, to prove a vanished reader cannot kill the host.
+ */
+export declare function _setSigpipeDefault(): void
+
+/**
+ * Close an fd this process owns (for example a pipe's read end after `spawn`). Throws with
+ * the errno name as `code` (`EBADF` for an fd that is not open).
+ */
+export declare function closeFd(fd: number): void
+
+/**
+ * Create a pipe with `O_CLOEXEC` on both ends, so that no child inherits it unless it is
+ * handed over explicitly (as `child_process.spawn`'s `stdio` does, with `dup2`). With
+ * `pipeSize`, ask the kernel for that capacity (Linux; clamped to
+ * `/proc/sys/fs/pipe-max-size`, falling back when the per-user budget is spent).
+ */
+export declare function openPipe(pipeSize?: number | undefined | null): PipeFds

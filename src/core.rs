@@ -1,0 +1,281 @@
+//! The state one writer shares between the JS thread and the I/O thread.
+//!
+//! The JS thread appends to `pending` and bumps `accepted`; the I/O thread moves `pending` into
+//! its own in-flight queue, writes, and bumps `written`. `bufferedAmount` is
+//! `accepted - written - unwritten`, read from atomics without a round trip. Events for JS
+//! (drain, connection lost) go through `events` and one coalesced wake-up of the JS thread.
+//! Nothing here touches N-API: the binding layer installs the wake-up as a closure.
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering::SeqCst};
+use std::sync::{Arc, Mutex};
+
+use crate::queue::WriteQueue;
+use crate::read_hack::{FdKind, ReadHack};
+
+/// Why the connection ended (the contract's `ConnectionLostReason.code`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LostCode {
+  Done,
+  ReaderClosed,
+  Aborted,
+  ProducerError,
+  Error,
+}
+
+impl LostCode {
+  pub fn as_str(self) -> &'static str {
+    match self {
+      LostCode::Done => "DONE",
+      LostCode::ReaderClosed => "READER_CLOSED",
+      LostCode::Aborted => "ABORTED",
+      LostCode::ProducerError => "PRODUCER_ERROR",
+      LostCode::Error => "ERROR",
+    }
+  }
+}
+
+/// The end of a connection, as the I/O thread saw it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lost {
+  pub code: LostCode,
+  /// The OS errno, when the OS reported one.
+  pub errno: Option<i32>,
+  pub bytes_written: u64,
+  pub bytes_unwritten: u64,
+}
+
+impl Lost {
+  /// Clean: flushed and closed, or the reader left with nothing of ours unwritten.
+  pub fn clean(&self) -> bool {
+    match self.code {
+      LostCode::Done => true,
+      LostCode::ReaderClosed => self.bytes_unwritten == 0,
+      _ => false,
+    }
+  }
+}
+
+/// What the I/O thread tells the JS thread.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+  /// `bufferedAmount` fell to the low-water mark while a drain was wanted.
+  Drain,
+  Lost(Lost),
+}
+
+/// Connection state (Twisted's OPEN / DISCONNECTING / CLOSED, plus CLOSING: an abort is on
+/// its way to the I/O thread and writes are already refused).
+pub const OPEN: u8 = 0;
+pub const DISCONNECTING: u8 = 1;
+pub const CLOSING: u8 = 2;
+pub const CLOSED: u8 = 3;
+
+/// What the JS thread has handed over and the I/O thread has not taken yet.
+#[derive(Default)]
+pub struct Pending {
+  pub queue: WriteQueue,
+  /// Recycled slabs for `queue`.
+  pub spare: Vec<Vec<u8>>,
+  /// Close now, dropping what is buffered: the reason's code, and whether to tell JS.
+  pub abort: Option<(LostCode, bool)>,
+}
+
+type Notifier = Box<dyn Fn() + Send>;
+
+/// One writer's shared state.
+pub struct Core {
+  /// Identifies the writer in the I/O thread's poller.
+  pub token: usize,
+  /// The fd; -1 once the I/O thread closed it.
+  pub fd: AtomicI32,
+  pub child_fd: Option<i32>,
+  pub kind: FdKind,
+  pub read_hack: ReadHack,
+  /// The fd was blocking when we got it: put it back before closing (Twisted does).
+  pub restore_blocking: bool,
+  pub pipe_capacity: AtomicU64,
+  pub state: AtomicU8,
+  pub pending: Mutex<Pending>,
+  pub accepted: AtomicU64,
+  pub written: AtomicU64,
+  /// Accepted bytes that will never be written (discarded at close).
+  pub unwritten: AtomicU64,
+  /// Bytes offered after the connection was closed.
+  pub dropped: AtomicU64,
+  pub writes: AtomicU64,
+  pub syscalls: AtomicU64,
+  pub buffer_size: AtomicU64,
+  pub low_water: AtomicU64,
+  /// Someone on the JS side waits for the level to fall to the low-water mark.
+  pub drain_armed: AtomicBool,
+  /// A pull or paused push producer holds off the close of a disconnecting writer.
+  pub close_blocked: AtomicBool,
+  /// In the I/O thread's ready list.
+  pub scheduled: AtomicBool,
+  /// The last write hit `EAGAIN`: the I/O thread waits for writability, no need to wake it.
+  pub blocked: AtomicBool,
+  events: Mutex<VecDeque<Event>>,
+  notify_pending: AtomicBool,
+  notifier: Mutex<Option<Notifier>>,
+}
+
+/// Facts about the fd gathered by the constructor.
+pub struct CoreConfig {
+  pub fd: i32,
+  pub child_fd: Option<i32>,
+  pub kind: FdKind,
+  pub read_hack: ReadHack,
+  pub restore_blocking: bool,
+  pub pipe_capacity: u64,
+  pub buffer_size: u64,
+  pub low_water: u64,
+}
+
+static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+
+impl Core {
+  pub fn new(cfg: CoreConfig) -> Arc<Core> {
+    Arc::new(Core {
+      token: NEXT_TOKEN.fetch_add(1, SeqCst) as usize,
+      fd: AtomicI32::new(cfg.fd),
+      child_fd: cfg.child_fd,
+      kind: cfg.kind,
+      read_hack: cfg.read_hack,
+      restore_blocking: cfg.restore_blocking,
+      pipe_capacity: AtomicU64::new(cfg.pipe_capacity),
+      state: AtomicU8::new(OPEN),
+      pending: Mutex::new(Pending::default()),
+      accepted: AtomicU64::new(0),
+      written: AtomicU64::new(0),
+      unwritten: AtomicU64::new(0),
+      dropped: AtomicU64::new(0),
+      writes: AtomicU64::new(0),
+      syscalls: AtomicU64::new(0),
+      buffer_size: AtomicU64::new(cfg.buffer_size),
+      low_water: AtomicU64::new(cfg.low_water),
+      drain_armed: AtomicBool::new(false),
+      close_blocked: AtomicBool::new(false),
+      scheduled: AtomicBool::new(false),
+      blocked: AtomicBool::new(false),
+      events: Mutex::new(VecDeque::new()),
+      notify_pending: AtomicBool::new(false),
+      notifier: Mutex::new(None),
+    })
+  }
+
+  /// Bytes accepted and neither written nor discarded (`bufferedAmount`).
+  pub fn buffered(&self) -> u64 {
+    let accepted = self.accepted.load(SeqCst);
+    let done = self.written.load(SeqCst) + self.unwritten.load(SeqCst);
+    accepted.saturating_sub(done)
+  }
+
+  pub fn state(&self) -> u8 {
+    self.state.load(SeqCst)
+  }
+
+  /// Writes are accepted (OPEN or DISCONNECTING: Twisted delivers writes made after
+  /// `loseConnection()` and before the close, scenario 34).
+  pub fn accepting(&self) -> bool {
+    self.state() <= DISCONNECTING
+  }
+
+  /// Queue `len` bytes through `fill`, under the pending lock. Returns the new
+  /// `bufferedAmount`, or `None` when the writer no longer accepts writes (the bytes are then
+  /// counted as dropped).
+  pub fn enqueue(self: &Arc<Self>, len: u64, fill: impl FnOnce(&mut WriteQueue, &mut Vec<Vec<u8>>)) -> Option<u64> {
+    {
+      let mut p = self.pending.lock().unwrap();
+      if !self.accepting() {
+        drop(p);
+        self.dropped.fetch_add(len, SeqCst);
+        return None;
+      }
+      let Pending { queue, spare, .. } = &mut *p;
+      fill(queue, spare);
+      self.accepted.fetch_add(len, SeqCst);
+      self.writes.fetch_add(1, SeqCst);
+    }
+    let level = self.buffered();
+    if !self.blocked.load(SeqCst) {
+      self.schedule();
+    }
+    Some(level)
+  }
+
+  /// Put the writer on the I/O thread's ready list (once) and wake it if it sleeps.
+  pub fn schedule(self: &Arc<Self>) {
+    if !self.scheduled.swap(true, SeqCst) {
+      crate::io_thread::submit(self.clone());
+    }
+  }
+
+  /// `loseConnection()`: flush, then close. Returns false when not OPEN.
+  pub fn lose_connection(self: &Arc<Self>) -> bool {
+    let changed = self.state.compare_exchange(OPEN, DISCONNECTING, SeqCst, SeqCst).is_ok();
+    if changed {
+      self.schedule_check();
+    }
+    changed
+  }
+
+  /// Have the I/O thread look at the writer even if it waits for writability (a producer
+  /// stopped blocking the close, or an abort).
+  pub fn schedule_check(self: &Arc<Self>) {
+    // `schedule` ignores `blocked`; a writer already on the ready list is looked at anyway.
+    self.schedule();
+  }
+
+  /// Close now, dropping what is buffered. `notify`: deliver a `Lost` event. Returns false
+  /// when the connection already ended or is ending.
+  pub fn abort(self: &Arc<Self>, code: LostCode, notify: bool) -> bool {
+    {
+      let mut p = self.pending.lock().unwrap();
+      let s = self.state();
+      if s >= CLOSING {
+        return false;
+      }
+      self.state.store(CLOSING, SeqCst);
+      p.abort = Some((code, notify));
+    }
+    self.schedule_check();
+    true
+  }
+
+  /// Ask for a `Drain` event once the level is at or below the low-water mark. Posts it at
+  /// once when it already is (exactly one of this and the I/O thread wins the arm).
+  pub fn arm_drain(&self) {
+    self.drain_armed.store(true, SeqCst);
+    self.fire_drain_if_low();
+  }
+
+  /// Post `Drain` if armed and the level is low (called by both threads).
+  pub fn fire_drain_if_low(&self) {
+    if self.buffered() <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst) {
+      self.post(Event::Drain);
+    }
+  }
+
+  /// Queue an event for the JS thread and wake it (once per batch of events).
+  pub fn post(&self, ev: Event) {
+    self.events.lock().unwrap().push_back(ev);
+    if !self.notify_pending.swap(true, SeqCst) {
+      if let Some(n) = self.notifier.lock().unwrap().as_ref() {
+        n();
+      }
+    }
+  }
+
+  /// The JS thread takes the queued events.
+  pub fn take_events(&self) -> VecDeque<Event> {
+    self.notify_pending.store(false, SeqCst);
+    std::mem::take(&mut *self.events.lock().unwrap())
+  }
+
+  /// Install (or with `None`, remove) how the JS thread is woken. Removal waits for a call in
+  /// progress, so after it returns the I/O thread no longer touches the JS environment.
+  pub fn set_notifier(&self, n: Option<Notifier>) {
+    *self.notifier.lock().unwrap() = n;
+  }
+}

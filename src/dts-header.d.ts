@@ -1,0 +1,88 @@
+/* Types shared by the generated class below; kept in src/dts-header.d.ts and prepended by `napi build`. */
+
+/** Why a writer's connection ended. Delivered once, asynchronously, to `onConnectionLost`. */
+export interface ConnectionLostReason {
+  /**
+   * - `DONE`: `loseConnection()` flushed everything and closed the fd.
+   * - `READER_CLOSED`: the child closed its end (or exited); `errno` is set when a write saw it (`EPIPE`).
+   * - `ABORTED`: `abortConnection()` (or an `AbortSignal`) dropped what was buffered.
+   * - `PRODUCER_ERROR`: a producer or callback threw; the error is in `cause`.
+   * - `ERROR`: any other OS error (`EIO`, `ENOSPC`, `EBADF`, ...), named in `errno`.
+   */
+  code: 'DONE' | 'READER_CLOSED' | 'ABORTED' | 'PRODUCER_ERROR' | 'ERROR'
+  /** true only for `DONE`, or `READER_CLOSED` with nothing unwritten. */
+  clean: boolean
+  /** The OS error name (`EPIPE`, `EBADF`, `EIO`, ...) when the OS reported one. */
+  errno?: string
+  message: string
+  /** Which fd of the child this writer fed (Twisted's `name`), or null when unknown. */
+  childFd: number | null
+  /** Bytes that reached the kernel (the pipe). */
+  bytesWritten: number
+  /** Bytes accepted by `write` that never will reach it. */
+  bytesUnwritten: number
+  /** The thrown value, for `PRODUCER_ERROR`. */
+  cause?: unknown
+}
+
+/** A streaming producer: paused when the buffer passes `bufferSize`, resumed at `lowWaterMark`. */
+export interface PushProducer {
+  pauseProducing(): void
+  resumeProducing(): void
+  stopProducing(): void
+}
+
+/** A pull producer: asked for more (`resumeProducing`) each time the buffer falls to `lowWaterMark`. */
+export interface PullProducer {
+  resumeProducing(): void
+  stopProducing(): void
+}
+
+export interface ProcessWriterOptions {
+  /** Which fd of the child this writer feeds; reported in reasons. */
+  childFd?: number | null
+  /** High-water mark in bytes (default 65536, Twisted's). */
+  bufferSize?: number
+  /** Resume threshold in bytes (default 0: resume when empty, as Twisted). */
+  lowWaterMark?: number
+  /** Treat reader-gone readiness as a loss even where the platform policy would not (Twisted's forceReadHack). */
+  forceReadHack?: boolean
+  /** Ask the kernel for a pipe of this many bytes (Linux `F_SETPIPE_SZ`); falls back silently. */
+  pipeSize?: number
+  /** Called once, asynchronously, when the connection ends. */
+  onConnectionLost?: (reason: ConnectionLostReason) => void
+  /** Called when `bufferedAmount` falls to `lowWaterMark` after a `write` returned false. */
+  onDrain?: () => void
+}
+
+/** Counters; all byte counts are plain numbers (exact up to 2^53). */
+export interface WriterStats {
+  bytesAccepted: number
+  bytesWritten: number
+  /** Bytes offered after the connection ended (refused). */
+  bytesDropped: number
+  /** Accepted bytes discarded when the connection ended (never written). */
+  bytesUnwritten: number
+  bytesBuffered: number
+  /** `write`/`writeSequence` calls that queued data. */
+  writes: number
+  /** write/writev syscalls that moved data. */
+  syscalls: number
+  /** times a push producer was paused / resumed. */
+  pauses: number
+  resumes: number
+  /** milliseconds spent over `bufferSize` (backpressure). */
+  pausedMs: number
+  /** kernel pipe capacity in bytes (0 when unknown or not a pipe). */
+  pipeCapacity: number
+  /** what the fd is. */
+  transport: 'pipe' | 'socket' | 'file' | 'tty' | 'other'
+}
+
+/** Both ends of a new pipe, created with O_CLOEXEC. */
+export interface PipeFds {
+  readFd: number
+  writeFd: number
+  /** capacity obtained when `pipeSize` was asked for (0 when not known). */
+  capacity: number
+}

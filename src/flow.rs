@@ -1,0 +1,162 @@
+//! Flow-control decisions, as pure functions of the writer's levels and producer state.
+//!
+//! The binding layer gathers the numbers and carries out what these return; keeping the
+//! decisions here means Twisted's rules (and the fixes the contract makes to them) are unit
+//! tested without a pipe or a JS engine.
+
+/// What kind of producer is registered (Twisted's `streamingProducer`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Producer {
+  None,
+  /// A push (streaming) producer and whether this writer paused it.
+  Push { paused: bool },
+  Pull,
+}
+
+/// What `write()` must do once its bytes are queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AfterWrite {
+  /// `write()`'s return value: false once `bufferedAmount > bufferSize`.
+  pub ok: bool,
+  /// Call `pauseProducing()` now, synchronously (a running push producer crossed the mark).
+  pub pause_producer: bool,
+}
+
+/// Decide after a write that left `buffered` bytes pending. Pause and resume strictly
+/// alternate: an already paused producer is not paused again (Twisted's Q3/scenario 18 fix);
+/// a pull producer is never paused (scenario 25).
+pub fn after_write(buffered: u64, buffer_size: u64, producer: Producer) -> AfterWrite {
+  let over = buffered > buffer_size;
+  AfterWrite { ok: !over, pause_producer: over && producer == Producer::Push { paused: false } }
+}
+
+/// What to do when the I/O thread reports the buffer fell to the low-water mark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct OnDrain {
+  /// The level is above the mark again (JS wrote meanwhile): re-arm and wait for the next one.
+  pub stale: bool,
+  pub resume_push: bool,
+  pub resume_pull: bool,
+  /// Call `onDrain` (a write returned false since the last drain).
+  pub notify_drain: bool,
+}
+
+pub fn on_drain(buffered: u64, low_water: u64, producer: Producer, drain_wanted: bool) -> OnDrain {
+  if buffered > low_water {
+    return OnDrain { stale: true, ..Default::default() };
+  }
+  OnDrain {
+    stale: false,
+    resume_push: producer == Producer::Push { paused: true },
+    resume_pull: producer == Producer::Pull,
+    notify_drain: drain_wanted,
+  }
+}
+
+/// Whether a drained writer that is disconnecting must wait instead of closing: a pull
+/// producer, or a paused push producer, is resumed on drain instead (scenarios 36 to 38).
+pub fn close_blocked(producer: Producer) -> bool {
+  matches!(producer, Producer::Pull | Producer::Push { paused: true })
+}
+
+/// What the I/O thread does when the queue is empty.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WhenEmpty {
+  /// Stay open and idle.
+  Idle,
+  /// `loseConnection()` was called and nothing blocks it: close, reason `DONE`.
+  Close,
+  /// Disconnecting, but a producer must be resumed first.
+  WaitForProducer,
+}
+
+pub fn when_empty(disconnecting: bool, blocked: bool) -> WhenEmpty {
+  match (disconnecting, blocked) {
+    (false, _) => WhenEmpty::Idle,
+    (true, false) => WhenEmpty::Close,
+    (true, true) => WhenEmpty::WaitForProducer,
+  }
+}
+
+/// Validate the two marks (bytes). `bufferSize` must be a whole number from 0 to 2^53 and the
+/// low-water mark may not exceed it.
+pub fn validate_marks(buffer_size: f64, low_water: f64) -> Result<(u64, u64), &'static str> {
+  const MAX: f64 = 9_007_199_254_740_991.0;
+  let whole = |v: f64| v.is_finite() && v >= 0.0 && v <= MAX && v.fract() == 0.0;
+  if !whole(buffer_size) {
+    return Err("bufferSize must be a whole number of bytes from 0 to 2^53-1");
+  }
+  if !whole(low_water) {
+    return Err("lowWaterMark must be a whole number of bytes from 0 to 2^53-1");
+  }
+  if low_water > buffer_size {
+    return Err("lowWaterMark must not exceed bufferSize");
+  }
+  Ok((buffer_size as u64, low_water as u64))
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  const RUNNING: Producer = Producer::Push { paused: false };
+  const PAUSED: Producer = Producer::Push { paused: true };
+
+  #[test]
+  fn pause_only_strictly_over_the_mark() {
+    // Scenario 17: 65536 buffered is not full, 65537 is.
+    assert_eq!(after_write(65_536, 65_536, RUNNING), AfterWrite { ok: true, pause_producer: false });
+    assert_eq!(after_write(65_537, 65_536, RUNNING), AfterWrite { ok: false, pause_producer: true });
+  }
+
+  #[test]
+  fn paused_producer_is_not_paused_again() {
+    // Scenario 18 as the contract fixes it: one pause per resume.
+    assert_eq!(after_write(70_000, 65_536, PAUSED), AfterWrite { ok: false, pause_producer: false });
+  }
+
+  #[test]
+  fn pull_producers_and_plain_writes_are_never_paused() {
+    assert!(!after_write(4, 3, Producer::Pull).pause_producer);
+    assert!(!after_write(4, 3, Producer::None).pause_producer);
+    assert!(!after_write(4, 3, Producer::None).ok);
+  }
+
+  #[test]
+  fn drain_resumes_the_right_producer() {
+    assert_eq!(on_drain(0, 0, PAUSED, false), OnDrain { resume_push: true, ..Default::default() });
+    assert_eq!(on_drain(0, 0, Producer::Pull, false), OnDrain { resume_pull: true, ..Default::default() });
+    // A running push producer gets no callback on drain (scenario 20).
+    assert_eq!(on_drain(0, 0, RUNNING, false), OnDrain::default());
+    assert!(on_drain(0, 0, Producer::None, true).notify_drain);
+  }
+
+  #[test]
+  fn drain_above_the_low_mark_is_stale() {
+    assert!(on_drain(10, 0, PAUSED, true).stale);
+    assert!(!on_drain(10, 16, PAUSED, true).stale);
+    assert!(on_drain(10, 16, PAUSED, true).resume_push);
+  }
+
+  #[test]
+  fn close_waits_for_pull_and_paused_producers() {
+    assert!(close_blocked(Producer::Pull));
+    assert!(close_blocked(PAUSED));
+    assert!(!close_blocked(RUNNING));
+    assert!(!close_blocked(Producer::None));
+    assert_eq!(when_empty(false, true), WhenEmpty::Idle);
+    assert_eq!(when_empty(true, false), WhenEmpty::Close);
+    assert_eq!(when_empty(true, true), WhenEmpty::WaitForProducer);
+  }
+
+  #[test]
+  fn marks_are_validated() {
+    assert_eq!(validate_marks(65_536.0, 0.0), Ok((65_536, 0)));
+    assert!(validate_marks(-1.0, 0.0).is_err());
+    assert!(validate_marks(f64::NAN, 0.0).is_err());
+    assert!(validate_marks(f64::INFINITY, 0.0).is_err());
+    assert!(validate_marks(1.5, 0.0).is_err());
+    assert!(validate_marks(10.0, 11.0).is_err());
+    assert_eq!(validate_marks(0.0, 0.0), Ok((0, 0)));
+  }
+}

@@ -1,0 +1,335 @@
+//! The I/O thread: one per process, started by the first writer, shared by all of them.
+//!
+//! It owns a `mio::Poll` (edge-triggered) with every writer's fd registered for writability for
+//! the writer's whole life, and a `Waker`. For each writer it keeps one in-flight queue and
+//! one state machine, in the manner of libuv's `uv__write`:
+//!
+//! - new data (the writer was put on the ready list): move `pending` into the in-flight queue
+//!   and write at once, since no new edge comes for an fd that is already writable;
+//! - write with `writev` until the queue is empty or the kernel says `EAGAIN` (then wait for
+//!   the next writable edge), handling partial writes and `EINTR`;
+//! - an event the read-hack policy calls "reader gone": confirm with a write when data is
+//!   pending (to learn the errno), otherwise report `READER_CLOSED` at once;
+//! - close: deregister, put the fd back in blocking mode if it was, close it exactly once.
+//!
+//! SIGPIPE is blocked on this thread, the only one that writes, so a vanished reader gives
+//! `EPIPE` and never kills the host whatever its signal disposition.
+
+use std::collections::HashMap;
+use std::io::{self, IoSlice};
+use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token, Waker};
+
+use crate::core::{Core, Event, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
+use crate::flow::{when_empty, WhenEmpty};
+use crate::queue::{WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
+use crate::read_hack::{reader_gone, Readiness};
+use crate::sys;
+
+const WAKE: Token = Token(0);
+/// Slabs kept per writer for reuse.
+const SPARE_SLABS: usize = 8;
+
+/// What JS threads use to reach the I/O thread.
+struct Shared {
+  waker: Waker,
+  ready: Mutex<Vec<Arc<Core>>>,
+  /// The thread is (about to be) blocked in `poll`: whoever adds work must wake it.
+  sleeping: AtomicBool,
+}
+
+static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
+
+fn shared() -> &'static Arc<Shared> {
+  SHARED.get_or_init(|| {
+    let poll = Poll::new().expect("process-writer: cannot create the I/O poller");
+    let waker = Waker::new(poll.registry(), WAKE).expect("process-writer: cannot create the I/O waker");
+    let shared = Arc::new(Shared { waker, ready: Mutex::new(Vec::new()), sleeping: AtomicBool::new(false) });
+    let for_thread = shared.clone();
+    #[cfg(not(test))]
+    napi::bindgen_prelude::retain_current_module_for_unload_safety();
+    std::thread::Builder::new()
+      .name("process-writer-io".into())
+      .spawn(move || IoThread::new(poll, for_thread).run())
+      .expect("process-writer: cannot start the I/O thread");
+    shared
+  })
+}
+
+/// Hand a writer to the I/O thread (registers it the first time).
+pub fn submit(core: Arc<Core>) {
+  let s = shared();
+  s.ready.lock().unwrap().push(core);
+  if s.sleeping.swap(false, SeqCst) {
+    let _ = s.waker.wake();
+  }
+}
+
+/// The I/O thread's view of one writer.
+struct IoWriter {
+  core: Arc<Core>,
+  inflight: WriteQueue,
+  spare: Vec<Vec<u8>>,
+  registered: bool,
+  /// Not pollable (regular files, `/dev/null`): always writable, never `EAGAIN`.
+  always_ready: bool,
+  /// The poller said the reader is gone.
+  reader_gone: bool,
+  /// An abort taken from `pending`, still to be carried out.
+  abort: Option<(LostCode, bool)>,
+}
+
+struct IoThread {
+  poll: Poll,
+  shared: Arc<Shared>,
+  writers: HashMap<usize, IoWriter>,
+  iov: Vec<IoSlice<'static>>,
+}
+
+enum Flushed {
+  /// Everything in flight is written.
+  Empty,
+  /// `EAGAIN`: wait for writability.
+  Blocked,
+  Failed(io::Error),
+  /// An abort arrived with the data (it is in `IoWriter::abort`).
+  Aborted,
+}
+
+impl IoThread {
+  fn new(poll: Poll, shared: Arc<Shared>) -> Self {
+    IoThread { poll, shared, writers: HashMap::new(), iov: Vec::with_capacity(MAX_IOVECS) }
+  }
+
+  fn run(mut self) {
+    sys::block_sigpipe_on_this_thread();
+    let mut events = Events::with_capacity(256);
+    loop {
+      let batch = std::mem::take(&mut *self.shared.ready.lock().unwrap());
+      for core in batch {
+        self.handle(core.token, Some(core), Readiness::default());
+      }
+      self.shared.sleeping.store(true, SeqCst);
+      let timeout = if self.shared.ready.lock().unwrap().is_empty() { None } else { Some(Duration::ZERO) };
+      if let Err(e) = self.poll.poll(&mut events, timeout) {
+        if e.kind() != io::ErrorKind::Interrupted {
+          eprintln!("process-writer: poll failed: {e}");
+          std::thread::sleep(Duration::from_millis(10));
+        }
+      }
+      self.shared.sleeping.store(false, SeqCst);
+      for ev in events.iter() {
+        if ev.token() == WAKE {
+          continue;
+        }
+        let r = Readiness {
+          readable: ev.is_readable(),
+          writable: ev.is_writable(),
+          error: ev.is_error(),
+          write_closed: ev.is_write_closed(),
+        };
+        self.handle(ev.token().0, None, r);
+      }
+    }
+  }
+
+  /// Look at one writer: after new work (`core` given) or a readiness event.
+  fn handle(&mut self, token: usize, core: Option<Arc<Core>>, r: Readiness) {
+    let w = match (self.writers.contains_key(&token), core) {
+      (true, _) => self.writers.get_mut(&token).unwrap(),
+      (false, Some(core)) => {
+        let w = Self::register(&self.poll, core);
+        self.writers.entry(token).or_insert(w)
+      }
+      (false, None) => return,
+    };
+    if r.writable || r.error || r.write_closed {
+      w.core.blocked.store(false, SeqCst);
+    }
+    if reader_gone(w.core.read_hack, r) {
+      w.reader_gone = true;
+    }
+    let closed = Self::process(&self.poll, w, &mut self.iov);
+    if closed {
+      self.writers.remove(&token);
+    }
+  }
+
+  fn register(poll: &Poll, core: Arc<Core>) -> IoWriter {
+    let fd = core.fd.load(SeqCst);
+    let mut w = IoWriter {
+      core,
+      inflight: WriteQueue::new(),
+      spare: Vec::new(),
+      registered: false,
+      always_ready: false,
+      reader_gone: false,
+      abort: None,
+    };
+    if fd >= 0 {
+      match poll.registry().register(&mut SourceFd(&fd), Token(w.core.token), Interest::WRITABLE) {
+        Ok(()) => w.registered = true,
+        // epoll refuses regular files and some devices (EPERM): they are always writable.
+        Err(_) => w.always_ready = true,
+      }
+    }
+    w
+  }
+
+  /// Take new data and commands, write, and close when it is time. Returns true once closed.
+  fn process(poll: &Poll, w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> bool {
+    let core = w.core.clone();
+    if core.state() == CLOSED {
+      return true;
+    }
+    core.scheduled.store(false, SeqCst);
+    Self::take_pending(w);
+    if let Some((code, notify)) = w.abort.take() {
+      Self::close(poll, w, code, None, notify);
+      return true;
+    }
+    if w.reader_gone && w.inflight.is_empty() {
+      Self::close(poll, w, LostCode::ReaderClosed, None, true);
+      return true;
+    }
+    loop {
+      match Self::flush(w, iov) {
+        Flushed::Blocked => {
+          core.blocked.store(true, SeqCst);
+          // A write that raced with the flag is picked up at the next writable edge.
+          return false;
+        }
+        Flushed::Failed(e) => {
+          let errno = e.raw_os_error();
+          let code = match errno {
+            Some(libc::EPIPE) | Some(libc::ECONNRESET) => LostCode::ReaderClosed,
+            _ => LostCode::Error,
+          };
+          Self::close(poll, w, code, errno, true);
+          return true;
+        }
+        Flushed::Aborted => {
+          let (code, notify) = w.abort.take().unwrap();
+          Self::close(poll, w, code, None, notify);
+          return true;
+        }
+        Flushed::Empty => {}
+      }
+      if w.reader_gone {
+        Self::close(poll, w, LostCode::ReaderClosed, None, true);
+        return true;
+      }
+      if core.state() != DISCONNECTING {
+        return false;
+      }
+      // Disconnecting and drained: close unless JS queued more meanwhile or a producer holds
+      // the close off (it was sent a Drain by `flush`).
+      let p = core.pending.lock().unwrap();
+      if !p.queue.is_empty() {
+        drop(p);
+        Self::take_pending(w);
+        continue;
+      }
+      match when_empty(true, core.close_blocked.load(SeqCst)) {
+        WhenEmpty::Close => {
+          core.state.store(CLOSING, SeqCst);
+          drop(p);
+          Self::close(poll, w, LostCode::Done, None, true);
+          return true;
+        }
+        _ => return false,
+      }
+    }
+  }
+
+  /// Move what JS queued into the in-flight queue, and an abort request into `w.abort`.
+  fn take_pending(w: &mut IoWriter) {
+    let mut p = w.core.pending.lock().unwrap();
+    w.inflight.append(&mut p.queue);
+    while p.spare.len() < SPARE_SLABS {
+      match w.spare.pop() {
+        Some(s) => p.spare.push(s),
+        None => break,
+      }
+    }
+    if let Some(a) = p.abort.take() {
+      w.abort = Some(a);
+    }
+  }
+
+  /// Write until the in-flight queue (topped up from `pending`) is empty or the kernel is full.
+  fn flush(w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> Flushed {
+    let core = w.core.clone();
+    let fd = core.fd.load(SeqCst);
+    loop {
+      if w.inflight.is_empty() {
+        // Batch whatever JS queued while we were writing.
+        Self::take_pending(w);
+        if w.abort.is_some() {
+          return Flushed::Aborted;
+        }
+        if w.inflight.is_empty() {
+          return Flushed::Empty;
+        }
+      }
+      // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
+      // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
+      let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
+      w.inflight.io_slices(iov_ref, MAX_IOVECS, MAX_BATCH_BYTES);
+      let res = sys::write_vectored(fd, iov_ref);
+      iov.clear();
+      match res {
+        Ok(n) => {
+          w.inflight.consume(n, &mut w.spare, SPARE_SLABS);
+          core.written.fetch_add(n as u64, SeqCst);
+          core.syscalls.fetch_add(1, SeqCst);
+          core.fire_drain_if_low();
+          if w.always_ready {
+            continue;
+          }
+        }
+        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flushed::Blocked,
+        Err(e) => return Flushed::Failed(e),
+      }
+    }
+  }
+
+  /// Close the writer: drop what is unwritten, deregister, restore blocking mode, close the
+  /// fd once, and tell JS (unless `notify` is false: env teardown, nobody to tell).
+  fn close(poll: &Poll, w: &mut IoWriter, code: LostCode, errno: Option<i32>, notify: bool) {
+    let core = &w.core;
+    let discarded = {
+      let mut p = core.pending.lock().unwrap();
+      core.state.store(CLOSED, SeqCst);
+      p.abort = None;
+      p.queue.clear() + w.inflight.clear()
+    };
+    core.unwritten.fetch_add(discarded as u64, SeqCst);
+    let fd = core.fd.swap(-1, SeqCst);
+    if fd >= 0 {
+      if w.registered {
+        let _ = poll.registry().deregister(&mut SourceFd(&fd));
+      }
+      if core.restore_blocking {
+        let _ = sys::set_nonblocking(fd, false);
+      }
+      let _ = sys::close(fd);
+    }
+    if errno == Some(libc::EPIPE) {
+      sys::discard_pending_sigpipe();
+    }
+    if notify {
+      core.post(Event::Lost(Lost {
+        code,
+        errno,
+        bytes_written: core.written.load(SeqCst),
+        bytes_unwritten: core.unwritten.load(SeqCst),
+      }));
+    }
+  }
+}

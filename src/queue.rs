@@ -1,0 +1,324 @@
+//! The write queue: what `write()` accepted and the kernel has not taken yet.
+//!
+//! Pure data structure, no fds: the I/O thread asks it for an iovec batch, hands that to
+//! `writev`, and reports back how many bytes the kernel took (`consume`), which may end in the
+//! middle of a chunk (a partial write, as libuv's `uv__write` handles it).
+//!
+//! Small writes are copied into *slabs* (buffers of [`SLAB_SIZE`] bytes) so that thousands of
+//! 100-byte `write()` calls become a handful of iovecs and one syscall. A chunk larger than
+//! a slab keeps its own allocation.
+
+use std::collections::VecDeque;
+use std::io::IoSlice;
+
+/// Size of the buffers small writes are coalesced into.
+pub const SLAB_SIZE: usize = 64 * 1024;
+
+/// At most this many iovecs go to one `writev` (POSIX `IOV_MAX` is 1024 on Linux and macOS).
+pub const MAX_IOVECS: usize = 1024;
+
+/// At most this many bytes go to one `writev` (keeps the return value far from `ssize_t` limits).
+pub const MAX_BATCH_BYTES: usize = 1 << 30;
+
+/// One queued buffer.
+#[derive(Debug)]
+pub struct Chunk {
+  data: Vec<u8>,
+  /// Coalescing target: later small writes may be appended while it is the tail.
+  slab: bool,
+}
+
+impl Chunk {
+  pub fn bytes(&self) -> &[u8] {
+    &self.data
+  }
+}
+
+/// FIFO of byte chunks with a read offset into the first one.
+#[derive(Debug, Default)]
+pub struct WriteQueue {
+  chunks: VecDeque<Chunk>,
+  /// Bytes of `chunks[0]` already written.
+  head_offset: usize,
+  /// Unwritten bytes in the whole queue.
+  len: usize,
+}
+
+impl WriteQueue {
+  pub fn new() -> Self {
+    Self::default()
+  }
+
+  /// Unwritten bytes.
+  pub fn len(&self) -> usize {
+    self.len
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.len == 0
+  }
+
+  /// Number of chunks (iovecs a full flush would need).
+  pub fn chunk_count(&self) -> usize {
+    self.chunks.len()
+  }
+
+  /// Copy `data` in. Appends to the tail slab when it fits, opens a new slab (taken from
+  /// `spare` when one is there) for small data, or gives large data a buffer of its own.
+  pub fn push_copy(&mut self, data: &[u8], spare: &mut Vec<Vec<u8>>) {
+    if data.is_empty() {
+      return;
+    }
+    self.len += data.len();
+    let is_head_in_flight = self.chunks.len() == 1 && self.head_offset > 0;
+    if let Some(tail) = self.chunks.back_mut() {
+      if tail.slab && !is_head_in_flight && tail.data.len() + data.len() <= SLAB_SIZE {
+        tail.data.extend_from_slice(data);
+        return;
+      }
+    }
+    if data.len() < SLAB_SIZE / 2 {
+      let mut slab = spare.pop().unwrap_or_else(|| Vec::with_capacity(SLAB_SIZE));
+      slab.clear();
+      slab.extend_from_slice(data);
+      self.chunks.push_back(Chunk { data: slab, slab: true });
+    } else {
+      self.chunks.push_back(Chunk { data: data.to_vec(), slab: false });
+    }
+  }
+
+  /// Move every chunk of `other` to the end of `self`, leaving `other` empty.
+  pub fn append(&mut self, other: &mut WriteQueue) {
+    if other.is_empty() {
+      return;
+    }
+    debug_assert_eq!(other.head_offset, 0, "only untouched queues are appended");
+    self.len += other.len;
+    self.chunks.append(&mut other.chunks);
+    other.len = 0;
+    other.head_offset = 0;
+  }
+
+  /// Fill `out` with slices covering the front of the queue: at most `max_iov` slices and
+  /// about `max_bytes` bytes (a single chunk is never split to honour `max_bytes`, except the
+  /// first, which is cut to it). Returns the number of bytes covered.
+  pub fn io_slices<'a>(&'a self, out: &mut Vec<IoSlice<'a>>, max_iov: usize, max_bytes: usize) -> usize {
+    out.clear();
+    let mut total = 0;
+    for (i, chunk) in self.chunks.iter().enumerate() {
+      if out.len() >= max_iov || total >= max_bytes {
+        break;
+      }
+      let mut bytes = chunk.bytes();
+      if i == 0 {
+        bytes = &bytes[self.head_offset..];
+      }
+      let room = max_bytes - total;
+      if bytes.len() > room {
+        if i != 0 {
+          break;
+        }
+        bytes = &bytes[..room];
+      }
+      if bytes.is_empty() {
+        continue;
+      }
+      total += bytes.len();
+      out.push(IoSlice::new(bytes));
+    }
+    total
+  }
+
+  /// The kernel took `n` bytes from the front. Fully written slabs are handed to `spare` for
+  /// reuse (at most `keep_spare` are kept).
+  pub fn consume(&mut self, mut n: usize, spare: &mut Vec<Vec<u8>>, keep_spare: usize) {
+    assert!(n <= self.len, "consumed more than queued");
+    self.len -= n;
+    while n > 0 {
+      let head = self.chunks.front().expect("queue shorter than its length");
+      let left = head.data.len() - self.head_offset;
+      if n < left {
+        self.head_offset += n;
+        return;
+      }
+      n -= left;
+      self.head_offset = 0;
+      let done = self.chunks.pop_front().unwrap();
+      if done.slab && spare.len() < keep_spare {
+        spare.push(done.data);
+      }
+    }
+    // Skip empty chunks at the front so `is_empty` and the chunk list agree.
+    while self.len == 0 && !self.chunks.is_empty() {
+      self.chunks.pop_front();
+    }
+  }
+
+  /// Drop everything; returns how many unwritten bytes were discarded.
+  pub fn clear(&mut self) -> usize {
+    let n = self.len;
+    self.chunks.clear();
+    self.head_offset = 0;
+    self.len = 0;
+    n
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+
+  fn flat(q: &WriteQueue) -> Vec<u8> {
+    let mut v = Vec::new();
+    let total = q.io_slices(&mut v, usize::MAX, usize::MAX);
+    let out: Vec<u8> = v.iter().flat_map(|s| s.iter().copied()).collect();
+    assert_eq!(out.len(), total);
+    out
+  }
+
+  #[test]
+  fn small_writes_coalesce_into_one_slab() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    for i in 0..600u32 {
+      q.push_copy(&[(i % 251) as u8; 100], &mut spare);
+    }
+    assert_eq!(q.len(), 60_000);
+    assert_eq!(q.chunk_count(), 1, "600 x 100 B fit one 64 KiB slab");
+    let mut v = Vec::new();
+    assert_eq!(q.io_slices(&mut v, MAX_IOVECS, MAX_BATCH_BYTES), 60_000);
+    assert_eq!(v.len(), 1);
+  }
+
+  #[test]
+  fn slab_boundary_opens_a_new_slab() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    for _ in 0..700 {
+      q.push_copy(&[7u8; 100], &mut spare);
+    }
+    // 655 writes fill the first slab (65500 B), the rest open a second one.
+    assert_eq!(q.chunk_count(), 2);
+    assert_eq!(flat(&q), vec![7u8; 70_000]);
+  }
+
+  #[test]
+  fn large_chunks_keep_their_own_buffer_and_order() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(b"ab", &mut spare);
+    q.push_copy(&[1u8; 100_000], &mut spare);
+    q.push_copy(b"cd", &mut spare);
+    assert_eq!(q.chunk_count(), 3);
+    let f = flat(&q);
+    assert_eq!(&f[..2], b"ab");
+    assert_eq!(&f[100_002..], b"cd");
+    assert_eq!(f.len(), 100_004);
+  }
+
+  #[test]
+  fn partial_write_resumes_mid_chunk() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(&[1u8; 40_000], &mut spare);
+    q.push_copy(&[2u8; 40_000], &mut spare);
+    q.consume(30_000, &mut spare, 4);
+    assert_eq!(q.len(), 50_000);
+    let f = flat(&q);
+    assert_eq!(&f[..10_000], &[1u8; 10_000][..]);
+    assert_eq!(&f[10_000..], &[2u8; 40_000][..]);
+    q.consume(10_000, &mut spare, 4);
+    assert_eq!(q.chunk_count(), 1);
+    q.consume(40_000, &mut spare, 4);
+    assert!(q.is_empty());
+    assert_eq!(q.chunk_count(), 0);
+  }
+
+  #[test]
+  fn no_coalescing_into_a_partly_written_head() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(b"hello", &mut spare);
+    q.consume(2, &mut spare, 4);
+    q.push_copy(b"world", &mut spare);
+    assert_eq!(q.chunk_count(), 2);
+    assert_eq!(flat(&q), b"lloworld");
+  }
+
+  #[test]
+  fn iovec_limit_is_honoured() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    for _ in 0..2000 {
+      q.push_copy(&[3u8; 40_000], &mut spare);
+    }
+    let mut v = Vec::new();
+    let n = q.io_slices(&mut v, MAX_IOVECS, usize::MAX);
+    assert_eq!(v.len(), MAX_IOVECS);
+    assert_eq!(n, MAX_IOVECS * 40_000);
+  }
+
+  #[test]
+  fn byte_limit_cuts_only_the_first_chunk() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(&[1u8; 100_000], &mut spare);
+    q.push_copy(&[2u8; 100_000], &mut spare);
+    let mut v = Vec::new();
+    assert_eq!(q.io_slices(&mut v, MAX_IOVECS, 150_000), 100_000);
+    assert_eq!(q.io_slices(&mut v, MAX_IOVECS, 50_000), 50_000);
+    assert_eq!(v.len(), 1);
+  }
+
+  #[test]
+  fn append_moves_everything_and_preserves_order() {
+    let mut a = WriteQueue::new();
+    let mut b = WriteQueue::new();
+    let mut spare = Vec::new();
+    a.push_copy(b"123", &mut spare);
+    a.consume(1, &mut spare, 4);
+    b.push_copy(b"456", &mut spare);
+    b.push_copy(&[9u8; 50_000], &mut spare);
+    a.append(&mut b);
+    assert!(b.is_empty());
+    assert_eq!(a.len(), 2 + 3 + 50_000);
+    let f = flat(&a);
+    assert_eq!(&f[..5], b"23456");
+    // The old tail is never coalesced into after an append.
+    a.push_copy(b"x", &mut spare);
+    assert_eq!(*flat(&a).last().unwrap(), b'x');
+  }
+
+  #[test]
+  fn slabs_are_recycled() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(&[1u8; 1000], &mut spare);
+    q.consume(1000, &mut spare, 4);
+    assert_eq!(spare.len(), 1);
+    assert!(spare[0].capacity() >= SLAB_SIZE);
+    q.push_copy(&[2u8; 10], &mut spare);
+    assert_eq!(spare.len(), 0);
+    assert_eq!(flat(&q), vec![2u8; 10]);
+  }
+
+  #[test]
+  fn clear_reports_discarded_bytes() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(&[1u8; 10], &mut spare);
+    q.push_copy(&[1u8; 70_000], &mut spare);
+    q.consume(5, &mut spare, 4);
+    assert_eq!(q.clear(), 70_005);
+    assert!(q.is_empty());
+  }
+
+  #[test]
+  fn empty_writes_queue_nothing() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(&[], &mut spare);
+    assert!(q.is_empty());
+    assert_eq!(q.chunk_count(), 0);
+  }
+}

@@ -1,0 +1,67 @@
+//! Linux-only syscalls: `pipe2`, pipe resizing, SIGPIPE blocking.
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// A new pipe, both ends `O_CLOEXEC` (so no other child inherits them). Returns (read, write).
+pub fn pipe_cloexec() -> io::Result<(RawFd, RawFd)> {
+  let mut fds = [0 as libc::c_int; 2];
+  if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  Ok((fds[0], fds[1]))
+}
+
+/// The pipe's capacity in bytes, or `None` when the fd is not a pipe.
+pub fn pipe_capacity(fd: RawFd) -> Option<usize> {
+  let n = unsafe { libc::fcntl(fd, libc::F_GETPIPE_SZ) };
+  (n > 0).then_some(n as usize)
+}
+
+fn pipe_max_size() -> usize {
+  std::fs::read_to_string("/proc/sys/fs/pipe-max-size")
+    .ok()
+    .and_then(|s| s.trim().parse().ok())
+    .unwrap_or(1 << 20)
+}
+
+/// Ask for a pipe of `want` bytes with `F_SETPIPE_SZ`, clamped to `/proc/sys/fs/pipe-max-size`.
+/// An `EPERM` (the per-user `pipe-user-pages-soft` budget is spent) or `EBUSY` falls back to
+/// halving the request down to the current size. Returns the capacity obtained.
+pub fn set_pipe_size(fd: RawFd, want: usize) -> Option<usize> {
+  let current = pipe_capacity(fd)?;
+  let mut ask = want.min(pipe_max_size());
+  while ask > current {
+    if unsafe { libc::fcntl(fd, libc::F_SETPIPE_SZ, ask as libc::c_int) } > 0 {
+      break;
+    }
+    ask /= 2;
+  }
+  pipe_capacity(fd)
+}
+
+/// Block SIGPIPE for the calling thread. A `write` to a pipe with no reader then fails with
+/// `EPIPE` and the (thread-directed) signal stays pending instead of killing the host,
+/// whatever the process-wide disposition is (Electron-as-node does not ignore it).
+pub fn block_sigpipe_on_this_thread() {
+  unsafe {
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigaddset(&mut set, libc::SIGPIPE);
+    libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+  }
+}
+
+/// Consume a SIGPIPE left pending on this thread by an `EPIPE` write.
+pub fn discard_pending_sigpipe() {
+  unsafe {
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigaddset(&mut set, libc::SIGPIPE);
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    while libc::sigtimedwait(&set, std::ptr::null_mut(), &zero) == libc::SIGPIPE {}
+  }
+}
+
+/// Per-fd SIGPIPE suppression is not needed on Linux (the I/O thread blocks the signal).
+pub fn suppress_sigpipe(_fd: RawFd) {}

@@ -1,0 +1,50 @@
+//! macOS and the BSDs (untested on this project's CI machine, which is Linux x64 only).
+
+use std::io;
+use std::os::fd::RawFd;
+
+/// A new pipe with `FD_CLOEXEC` on both ends. Returns (read, write).
+pub fn pipe_cloexec() -> io::Result<(RawFd, RawFd)> {
+  let mut fds = [0 as libc::c_int; 2];
+  if unsafe { libc::pipe(fds.as_mut_ptr()) } < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  for fd in fds {
+    unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+  }
+  Ok((fds[0], fds[1]))
+}
+
+/// Pipe capacity is not queryable here.
+pub fn pipe_capacity(_fd: RawFd) -> Option<usize> {
+  None
+}
+
+/// No `F_SETPIPE_SZ` on macOS/BSD: pipes grow on their own (macOS up to 64 KiB).
+pub fn set_pipe_size(_fd: RawFd, _want: usize) -> Option<usize> {
+  None
+}
+
+/// Block SIGPIPE for the calling thread (belt and braces with [`suppress_sigpipe`]).
+pub fn block_sigpipe_on_this_thread() {
+  unsafe {
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigaddset(&mut set, libc::SIGPIPE);
+    libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+  }
+}
+
+/// Nothing to drain: `F_SETNOSIGPIPE` keeps the signal from being raised at all.
+pub fn discard_pending_sigpipe() {}
+
+/// macOS: `F_SETNOSIGPIPE` makes writes on this fd fail with EPIPE without raising SIGPIPE.
+pub fn suppress_sigpipe(fd: RawFd) {
+  #[cfg(target_os = "macos")]
+  unsafe {
+    const F_SETNOSIGPIPE: libc::c_int = 73;
+    libc::fcntl(fd, F_SETNOSIGPIPE, 1);
+  }
+  #[cfg(not(target_os = "macos"))]
+  let _ = fd;
+}

@@ -1,0 +1,755 @@
+//! The `ProcessWriter` class (the JS-facing binding).
+//!
+//! Thin by design: argument checking, producer and callback bookkeeping on the JS thread, and
+//! the delivery of the I/O thread's events. Buffering and I/O live in `core` and `io_thread`;
+//! the decisions in `flow` and `read_hack`.
+//!
+//! Callbacks from the I/O thread arrive through one weak (unref'd) thread-safe function per
+//! writer, so a writer never keeps the process alive by itself, except between
+//! `loseConnection()` and the close, so that a flush in progress completes. An env cleanup
+//! hook stops the I/O thread's use of the env (worker exit) and closes the fd.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::ptr;
+use std::rc::Rc;
+use std::sync::atomic::Ordering::SeqCst;
+use std::sync::Arc;
+use std::time::Instant;
+
+use napi::bindgen_prelude::*;
+use napi::sys;
+use napi_derive::napi;
+
+use crate::core::{Core, CoreConfig, Event, Lost, LostCode};
+use crate::flow::{self, Producer};
+use crate::js::{self, ErrorClass, JsRef};
+use crate::read_hack::{self, AccessMode, FdKind, Os};
+use crate::sys as os;
+
+/// Twisted's default `bufferSize` (`2**2**2**2`).
+pub const DEFAULT_BUFFER_SIZE: f64 = 65536.0;
+
+/// Everything the JS thread keeps about a writer. Shared (`Rc`) by the class instance, the
+/// thread-safe function's context and the env cleanup hook; touched only on the JS thread.
+pub struct JsSide {
+  core: Arc<Core>,
+  /// The registered producer and whether it is streaming (push).
+  producer: Cell<Option<(JsRef, bool)>>,
+  paused: Cell<bool>,
+  /// A write returned false and `onDrain` has not been called since.
+  need_drain: Cell<bool>,
+  over_since: Cell<Option<Instant>>,
+  paused_ms: Cell<f64>,
+  pauses: Cell<u64>,
+  resumes: Cell<u64>,
+  on_lost: Cell<Option<JsRef>>,
+  on_drain: Cell<Option<JsRef>>,
+  reason: Cell<Option<JsRef>>,
+  cause: Cell<Option<JsRef>>,
+  tsfn: Cell<sys::napi_threadsafe_function>,
+  /// The pointer handed to the env cleanup hook (null once the hook is gone).
+  hook_arg: Cell<*const JsSide>,
+  refed: Cell<bool>,
+}
+
+struct SendPtr(sys::napi_threadsafe_function);
+unsafe impl Send for SendPtr {}
+
+unsafe extern "C" fn call_js(env: sys::napi_env, _cb: sys::napi_value, context: *mut c_void, _data: *mut c_void) {
+  if env.is_null() || context.is_null() {
+    return;
+  }
+  let side = &*(context as *const JsSide);
+  side.dispatch(env);
+}
+
+unsafe extern "C" fn tsfn_finalize(_env: sys::napi_env, data: *mut c_void, _hint: *mut c_void) {
+  drop(Rc::from_raw(data as *const JsSide));
+}
+
+unsafe extern "C" fn env_cleanup(arg: *mut c_void) {
+  let side = Rc::from_raw(arg as *const JsSide);
+  side.hook_arg.set(ptr::null());
+  side.teardown();
+}
+
+impl JsSide {
+  fn producer_kind(&self) -> Producer {
+    match self.producer.get() {
+      None => Producer::None,
+      Some((_, true)) => Producer::Push { paused: self.paused.get() },
+      Some((_, false)) => Producer::Pull,
+    }
+  }
+
+  fn update_close_blocked(&self) {
+    self.core.close_blocked.store(flow::close_blocked(self.producer_kind()), SeqCst);
+  }
+
+  /// Call a method of the registered producer; a throw ends the connection (PRODUCER_ERROR).
+  fn call_producer(&self, env: js::Env, method: &str) {
+    if let Some((r, _)) = self.producer.get() {
+      let obj = r.get(env);
+      if let Err(exc) = js::call_method(env, obj, method) {
+        self.fail(env, exc);
+      }
+    }
+  }
+
+  /// A producer or callback threw: keep the error as `cause` and abort.
+  fn fail(&self, env: js::Env, exception: js::Value) {
+    if self.core.abort(LostCode::ProducerError, true) {
+      if let Some(old) = self.cause.replace(Some(JsRef::new(env, exception))) {
+        old.delete(env);
+      }
+    } else {
+      js::warn(env, "a callback after the connection ended", exception);
+    }
+  }
+
+  /// Queue bytes; the body of `write` and `writeSequence`.
+  fn write_slices(&self, env: js::Env, slices: &[&[u8]]) -> bool {
+    let total: usize = slices.iter().map(|s| s.len()).sum();
+    let core = &self.core;
+    if total == 0 {
+      return core.accepting() && core.buffered() <= core.buffer_size.load(SeqCst);
+    }
+    let Some(level) = core.enqueue(total as u64, |q, spare| {
+      for s in slices {
+        q.push_copy(s, spare);
+      }
+    }) else {
+      return false;
+    };
+    let producer = self.producer_kind();
+    let d = flow::after_write(level, core.buffer_size.load(SeqCst), producer);
+    if !d.ok && !self.need_drain.replace(true) {
+      self.pauses.set(self.pauses.get() + 1);
+      self.over_since.set(Some(Instant::now()));
+    }
+    if d.pause_producer {
+      self.paused.set(true);
+      self.update_close_blocked();
+    }
+    if !d.ok || producer != Producer::None {
+      core.arm_drain();
+    }
+    if d.pause_producer {
+      self.call_producer(env, "pauseProducing");
+    }
+    d.ok
+  }
+
+  /// Deliver what the I/O thread queued (runs on the JS thread).
+  fn dispatch(&self, env: js::Env) {
+    for ev in self.core.take_events() {
+      match ev {
+        Event::Drain => self.on_drain_event(env),
+        Event::Lost(lost) => self.on_lost_event(env, lost),
+      }
+    }
+  }
+
+  fn end_backpressure(&self) {
+    if let Some(t) = self.over_since.take() {
+      self.paused_ms.set(self.paused_ms.get() + t.elapsed().as_secs_f64() * 1000.0);
+      self.resumes.set(self.resumes.get() + 1);
+    }
+  }
+
+  fn on_drain_event(&self, env: js::Env) {
+    if !self.core.accepting() {
+      return;
+    }
+    let core = &self.core;
+    let d = flow::on_drain(core.buffered(), core.low_water.load(SeqCst), self.producer_kind(), self.need_drain.get());
+    if d.stale {
+      core.arm_drain();
+      return;
+    }
+    self.end_backpressure();
+    if d.resume_push {
+      self.paused.set(false);
+      self.update_close_blocked();
+      self.call_producer(env, "resumeProducing");
+    } else if d.resume_pull {
+      self.call_producer(env, "resumeProducing");
+    }
+    if d.notify_drain {
+      self.need_drain.set(false);
+      if let Some(cb) = self.on_drain.get() {
+        let f = cb.get(env);
+        if let Err(exc) = js::call(env, js::undefined(env), f, &[]) {
+          self.fail(env, exc);
+        }
+      }
+    }
+  }
+
+  fn reason_object(&self, env: js::Env, lost: &Lost) -> js::Value {
+    let o = js::object(env);
+    js::set_named(env, o, "code", js::string(env, lost.code.as_str()));
+    js::set_named(env, o, "clean", js::boolean(env, lost.clean()));
+    let errno = lost.errno.map(os::errno_name);
+    if let Some(e) = &errno {
+      js::set_named(env, o, "errno", js::string(env, e));
+    }
+    let message = match (lost.code, &errno) {
+      (LostCode::Done, _) => "the connection was closed cleanly".to_string(),
+      (LostCode::ReaderClosed, Some(e)) => format!("the reader closed its end of the pipe ({e})"),
+      (LostCode::ReaderClosed, None) => "the reader closed its end of the pipe".to_string(),
+      (LostCode::Aborted, _) => "the connection was aborted".to_string(),
+      (LostCode::ProducerError, _) => "a producer or callback threw".to_string(),
+      (LostCode::Error, Some(e)) => format!("writing to the pipe failed ({e})"),
+      (LostCode::Error, None) => "writing to the pipe failed".to_string(),
+    };
+    js::set_named(env, o, "message", js::string(env, &message));
+    let child_fd = match self.core.child_fd {
+      Some(n) => js::number(env, n as f64),
+      None => js::null(env),
+    };
+    js::set_named(env, o, "childFd", child_fd);
+    js::set_named(env, o, "bytesWritten", js::number(env, lost.bytes_written as f64));
+    js::set_named(env, o, "bytesUnwritten", js::number(env, lost.bytes_unwritten as f64));
+    if let Some(c) = self.cause.take() {
+      if lost.code == LostCode::ProducerError {
+        js::set_named(env, o, "cause", c.get(env));
+      }
+      c.delete(env);
+    }
+    o
+  }
+
+  fn on_lost_event(&self, env: js::Env, lost: Lost) {
+    let reason = self.reason_object(env, &lost);
+    self.reason.set(Some(JsRef::new(env, reason)));
+    self.end_backpressure();
+    self.paused.set(false);
+    if let Some((p, _)) = self.producer.take() {
+      if let Err(exc) = js::call_method(env, p.get(env), "stopProducing") {
+        js::warn(env, "producer.stopProducing", exc);
+      }
+      p.delete(env);
+    }
+    self.core.close_blocked.store(false, SeqCst);
+    if let Some(cb) = self.on_lost.get() {
+      if let Err(exc) = js::call(env, js::undefined(env), cb.get(env), &[reason]) {
+        js::warn(env, "onConnectionLost", exc);
+      }
+    }
+    self.finish(env);
+  }
+
+  /// The connection ended and was reported: stop the I/O thread's use of this env.
+  fn finish(&self, env: js::Env) {
+    self.core.set_notifier(None);
+    let tsfn = self.tsfn.replace(ptr::null_mut());
+    if !tsfn.is_null() {
+      unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
+    }
+    let arg = self.hook_arg.replace(ptr::null());
+    if !arg.is_null() {
+      unsafe {
+        sys::napi_remove_env_cleanup_hook(env, Some(env_cleanup), arg as *mut c_void);
+        drop(Rc::from_raw(arg));
+      }
+    }
+  }
+
+  /// The env is going away (worker exit, process exit): no more calls into it; close the fd.
+  fn teardown(&self) {
+    self.core.set_notifier(None);
+    let tsfn = self.tsfn.replace(ptr::null_mut());
+    if !tsfn.is_null() {
+      unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort) };
+    }
+    self.core.abort(LostCode::Aborted, false);
+  }
+
+  fn set_callback(&self, env: js::Env, slot: &Cell<Option<JsRef>>, v: js::Value, name: &str) -> Result<()> {
+    let new = if js::is_nullish(env, v) {
+      None
+    } else if js::is_function(env, v) {
+      Some(JsRef::new(env, v))
+    } else {
+      let msg = format!("The \"{name}\" option must be a function, null or undefined. Received {}", js::describe(env, v));
+      return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+    };
+    if let Some(old) = slot.replace(new) {
+      old.delete(env);
+    }
+    Ok(())
+  }
+}
+
+/// Options read from the constructor's second argument.
+struct Options {
+  child_fd: Option<i32>,
+  buffer_size: f64,
+  low_water: f64,
+  force_read_hack: bool,
+  pipe_size: Option<usize>,
+  on_lost: js::Value,
+  on_drain: js::Value,
+}
+
+fn whole_number(env: js::Env, v: js::Value, name: &str, max: f64) -> Result<Option<f64>> {
+  if js::is_nullish(env, v) {
+    return Ok(None);
+  }
+  if js::type_of(env, v) != sys::ValueType::napi_number {
+    let msg = format!("The \"{name}\" option must be of type number. Received {}", js::describe(env, v));
+    return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+  }
+  let n = js::get_f64(env, v);
+  if !(n.is_finite() && n >= 0.0 && n <= max && n.fract() == 0.0) {
+    let msg = format!("The value of \"{name}\" is out of range. It must be a whole number from 0 to {max}. Received {n}");
+    return Err(js::throw(env, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", &msg));
+  }
+  Ok(Some(n))
+}
+
+fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
+  let mut o = Options {
+    child_fd: None,
+    buffer_size: DEFAULT_BUFFER_SIZE,
+    low_water: 0.0,
+    force_read_hack: false,
+    pipe_size: None,
+    on_lost: ptr::null_mut(),
+    on_drain: ptr::null_mut(),
+  };
+  if js::is_nullish(env, v) {
+    return Ok(o);
+  }
+  if js::type_of(env, v) != sys::ValueType::napi_object {
+    let msg = format!("The \"options\" argument must be of type object. Received {}", js::describe(env, v));
+    return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+  }
+  const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
+  o.child_fd = whole_number(env, js::get_named(env, v, "childFd"), "childFd", i32::MAX as f64)?.map(|n| n as i32);
+  if let Some(n) = whole_number(env, js::get_named(env, v, "bufferSize"), "bufferSize", MAX_SAFE)? {
+    o.buffer_size = n;
+  }
+  if let Some(n) = whole_number(env, js::get_named(env, v, "lowWaterMark"), "lowWaterMark", MAX_SAFE)? {
+    o.low_water = n;
+  }
+  let force = js::get_named(env, v, "forceReadHack");
+  o.force_read_hack = !js::is_nullish(env, force) && js::get_bool(env, force);
+  o.pipe_size = whole_number(env, js::get_named(env, v, "pipeSize"), "pipeSize", i32::MAX as f64)?.map(|n| n as usize);
+  o.on_lost = js::get_named(env, v, "onConnectionLost");
+  o.on_drain = js::get_named(env, v, "onDrain");
+  Ok(o)
+}
+
+/// Twisted's `ProcessWriter`: an asynchronous, flow-controlled writer into a child process's
+/// input pipe (or any writable fd), which it owns and closes exactly once.
+///
+/// `write()` copies the bytes into the writer's queue and returns at once; a background I/O
+/// thread writes them with batched `writev` calls. `write()` returns false once
+/// `bufferedAmount > bufferSize`; a registered push producer is paused then, synchronously, and
+/// resumed when the level falls to `lowWaterMark`. When the connection ends (flushed by
+/// `loseConnection()`, the child closed its end or exited, an abort, an error)
+/// `onConnectionLost` is called once, asynchronously, with the reason.
+#[napi]
+pub struct ProcessWriter {
+  side: Rc<JsSide>,
+}
+
+#[napi]
+impl ProcessWriter {
+  /// Take ownership of `fd`, a writable fd (a pipe's write end, a FIFO, a socket, a file).
+  /// Throws (and leaves the fd to the caller) when `fd` is not open (`EBADF`), not open for
+  /// writing (`ERR_FD_NOT_WRITABLE`) or an option is invalid (`ERR_INVALID_ARG_TYPE`,
+  /// `ERR_OUT_OF_RANGE`).
+  #[napi(constructor, ts_args_type = "fd: number, options?: ProcessWriterOptions | undefined | null")]
+  pub fn new(env: Env, fd: Unknown<'_>, options: Option<Unknown<'_>>) -> Result<Self> {
+    let e = env.raw();
+    let fd_v = fd.raw();
+    if js::type_of(e, fd_v) != sys::ValueType::napi_number {
+      let msg = format!("The \"fd\" argument must be of type number. Received {}", js::describe(e, fd_v));
+      return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+    }
+    let n = js::get_f64(e, fd_v);
+    if !(n.is_finite() && n >= 0.0 && n <= i32::MAX as f64 && n.fract() == 0.0) {
+      let msg = format!("The value of \"fd\" is out of range. It must be a whole number from 0 to 2147483647. Received {n}");
+      return Err(js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", &msg));
+    }
+    let fd = n as i32;
+    let opts = read_options(e, options.map(|o| o.raw()).unwrap_or(ptr::null_mut()))?;
+    let (buffer_size, low_water) = flow::validate_marks(opts.buffer_size, opts.low_water)
+      .map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
+    for (v, name) in [(opts.on_lost, "onConnectionLost"), (opts.on_drain, "onDrain")] {
+      if !js::is_nullish(e, v) && !js::is_function(e, v) {
+        let msg = format!("The \"{name}\" option must be a function. Received {}", js::describe(e, v));
+        return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+      }
+    }
+    let (access, was_nonblocking) = os::fd_status(fd).map_err(|err| {
+      let code = err.raw_os_error().map(os::errno_name).unwrap_or_else(|| "EBADF".into());
+      js::throw(e, ErrorClass::Error, &code, &format!("fd {fd} is not an open file descriptor ({err})"))
+    })?;
+    if access == AccessMode::ReadOnly {
+      return Err(js::throw(e, ErrorClass::Error, "ERR_FD_NOT_WRITABLE", &format!("fd {fd} is not open for writing")));
+    }
+    let kind = os::fd_kind(fd).unwrap_or(FdKind::Other);
+    let read_hack = read_hack::decide(Os::current(), os::kernel_version(), kind, access, opts.force_read_hack);
+    if !was_nonblocking {
+      os::set_nonblocking(fd, true).map_err(|err| js::throw(e, ErrorClass::Error, "ERR_FD_SETUP", &err.to_string()))?;
+    }
+    os::suppress_sigpipe(fd);
+    let capacity = match (kind, opts.pipe_size) {
+      (FdKind::Pipe, Some(want)) => os::set_pipe_size(fd, want),
+      (FdKind::Pipe, None) => os::pipe_capacity(fd),
+      _ => None,
+    };
+    let core = Core::new(CoreConfig {
+      fd,
+      child_fd: opts.child_fd,
+      kind,
+      read_hack,
+      restore_blocking: !was_nonblocking,
+      pipe_capacity: capacity.unwrap_or(0) as u64,
+      buffer_size,
+      low_water,
+    });
+    let side = Rc::new(JsSide {
+      core: core.clone(),
+      producer: Cell::new(None),
+      paused: Cell::new(false),
+      need_drain: Cell::new(false),
+      over_since: Cell::new(None),
+      paused_ms: Cell::new(0.0),
+      pauses: Cell::new(0),
+      resumes: Cell::new(0),
+      on_lost: Cell::new(None),
+      on_drain: Cell::new(None),
+      reason: Cell::new(None),
+      cause: Cell::new(None),
+      tsfn: Cell::new(ptr::null_mut()),
+      hook_arg: Cell::new(ptr::null()),
+      refed: Cell::new(false),
+    });
+    side.set_callback(e, &side.on_lost, opts.on_lost, "onConnectionLost")?;
+    side.set_callback(e, &side.on_drain, opts.on_drain, "onDrain")?;
+
+    let ctx = Rc::into_raw(side.clone()) as *mut c_void;
+    let mut tsfn = ptr::null_mut();
+    let status = unsafe {
+      sys::napi_create_threadsafe_function(
+        e,
+        ptr::null_mut(),
+        ptr::null_mut(),
+        js::string(e, "ProcessWriter"),
+        0,
+        1,
+        ctx,
+        Some(tsfn_finalize),
+        ctx,
+        Some(call_js),
+        &mut tsfn,
+      )
+    };
+    if status != sys::Status::napi_ok {
+      unsafe { drop(Rc::from_raw(ctx as *const JsSide)) };
+      core.abort(LostCode::Aborted, false);
+      return Err(Error::new(Status::GenericFailure, "cannot create the writer's callback channel"));
+    }
+    unsafe { sys::napi_unref_threadsafe_function(e, tsfn) };
+    side.tsfn.set(tsfn);
+    let t = SendPtr(tsfn);
+    core.set_notifier(Some(Box::new(move || {
+      let t = &t;
+      unsafe { sys::napi_call_threadsafe_function(t.0, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
+    })));
+    let hook_arg = Rc::into_raw(side.clone());
+    side.hook_arg.set(hook_arg);
+    unsafe { sys::napi_add_env_cleanup_hook(e, Some(env_cleanup), hook_arg as *mut c_void) };
+    // Register with the poller now: reader-gone detection is armed from the start.
+    core.schedule();
+    Ok(ProcessWriter { side })
+  }
+
+  /// The fd written to; -1 once closed.
+  #[napi(getter)]
+  pub fn fileno(&self) -> i32 {
+    self.side.core.fd.load(SeqCst)
+  }
+
+  /// Which fd of the child this writer feeds (Twisted's `name`), or null.
+  #[napi(getter)]
+  pub fn child_fd(&self) -> Option<i32> {
+    self.side.core.child_fd
+  }
+
+  /// Whether readiness on this fd can report the reader gone (decided per platform, kernel
+  /// version and fd kind; see the README).
+  #[napi(getter)]
+  pub fn enable_read_hack(&self) -> bool {
+    self.side.core.read_hack.enabled
+  }
+
+  /// High-water mark in bytes: `write()` returns false and a push producer is paused once
+  /// `bufferedAmount` exceeds it. Default 65536.
+  #[napi(getter)]
+  pub fn buffer_size(&self) -> f64 {
+    self.side.core.buffer_size.load(SeqCst) as f64
+  }
+
+  #[napi(setter)]
+  pub fn set_buffer_size(&self, env: Env, value: f64) -> Result<()> {
+    let low = self.side.core.low_water.load(SeqCst) as f64;
+    let (b, _) = flow::validate_marks(value, low.min(value.max(0.0)))
+      .map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
+    if (b as f64) < low {
+      return Err(js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", "bufferSize must not be below lowWaterMark"));
+    }
+    self.side.core.buffer_size.store(b, SeqCst);
+    Ok(())
+  }
+
+  /// Resume threshold in bytes (default 0: resume when empty, as Twisted).
+  #[napi(getter)]
+  pub fn low_water_mark(&self) -> f64 {
+    self.side.core.low_water.load(SeqCst) as f64
+  }
+
+  #[napi(setter)]
+  pub fn set_low_water_mark(&self, env: Env, value: f64) -> Result<()> {
+    let size = self.side.core.buffer_size.load(SeqCst) as f64;
+    let (_, l) = flow::validate_marks(size, value).map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
+    self.side.core.low_water.store(l, SeqCst);
+    Ok(())
+  }
+
+  /// Bytes accepted by `write` and not yet handed to the kernel (0 once the connection ended).
+  #[napi(getter)]
+  pub fn buffered_amount(&self) -> f64 {
+    self.side.core.buffered() as f64
+  }
+
+  /// Writes are accepted (true until the connection ends or is aborted).
+  #[napi(getter)]
+  pub fn connected(&self) -> bool {
+    self.side.core.accepting()
+  }
+
+  /// `loseConnection()` was called and the close is pending.
+  #[napi(getter)]
+  pub fn disconnecting(&self) -> bool {
+    self.side.core.state() == crate::core::DISCONNECTING
+  }
+
+  /// The reason the connection ended, once `onConnectionLost` has been called; else null.
+  #[napi(getter, ts_return_type = "ConnectionLostReason | null")]
+  pub fn lost_reason(&self, env: Env) -> Result<Unknown<'_>> {
+    let e = env.raw();
+    let v = self.side.reason.get().map(|r| r.get(e)).unwrap_or_else(|| js::null(e));
+    unsafe { Unknown::from_napi_value(e, v) }
+  }
+
+  #[napi(getter, ts_return_type = "((reason: ConnectionLostReason) => void) | null")]
+  pub fn on_connection_lost(&self, env: Env) -> Result<Unknown<'_>> {
+    let e = env.raw();
+    let v = self.side.on_lost.get().map(|r| r.get(e)).unwrap_or_else(|| js::null(e));
+    unsafe { Unknown::from_napi_value(e, v) }
+  }
+
+  #[napi(setter, ts_args_type = "callback: ((reason: ConnectionLostReason) => void) | null | undefined")]
+  pub fn set_on_connection_lost(&self, env: Env, callback: Unknown<'_>) -> Result<()> {
+    self.side.set_callback(env.raw(), &self.side.on_lost, callback.raw(), "onConnectionLost")
+  }
+
+  #[napi(getter, ts_return_type = "(() => void) | null")]
+  pub fn on_drain(&self, env: Env) -> Result<Unknown<'_>> {
+    let e = env.raw();
+    let v = self.side.on_drain.get().map(|r| r.get(e)).unwrap_or_else(|| js::null(e));
+    unsafe { Unknown::from_napi_value(e, v) }
+  }
+
+  #[napi(setter, ts_args_type = "callback: (() => void) | null | undefined")]
+  pub fn set_on_drain(&self, env: Env, callback: Unknown<'_>) -> Result<()> {
+    self.side.set_callback(env.raw(), &self.side.on_drain, callback.raw(), "onDrain")
+  }
+
+  /// Queue a copy of `data`'s bytes (Buffer, any TypedArray, DataView or ArrayBuffer) and return
+  /// at once: false once `bufferedAmount > bufferSize` (keep writing and nothing is lost, but
+  /// memory grows), or when the connection has ended (the bytes are then counted in
+  /// `stats().bytesDropped`; this never throws for a closed writer). Anything else throws a
+  /// `TypeError` with code `ERR_INVALID_ARG_TYPE` and queues nothing.
+  #[napi(ts_args_type = "data: ArrayBufferView | ArrayBuffer")]
+  pub fn write(&self, env: Env, data: Unknown<'_>) -> Result<bool> {
+    let e = env.raw();
+    let v = data.raw();
+    match js::view_bytes(e, v)? {
+      Some(bytes) => Ok(self.side.write_slices(e, &[bytes])),
+      None => {
+        let msg = format!(
+          "The \"data\" argument must be an instance of Buffer, TypedArray, DataView or ArrayBuffer. Received {}",
+          js::describe(e, v)
+        );
+        Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg))
+      }
+    }
+  }
+
+  /// Queue every chunk of an iterable (consumed once). All chunks are checked before any is
+  /// queued: one bad element throws `ERR_INVALID_ARG_TYPE` and nothing is queued.
+  #[napi(ts_args_type = "chunks: Iterable<ArrayBufferView | ArrayBuffer>")]
+  pub fn write_sequence(&self, env: Env, chunks: Unknown<'_>) -> Result<bool> {
+    let e = env.raw();
+    let items = crate::iterate::collect(e, chunks.raw())?;
+    let mut slices = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+      match js::view_bytes(e, *item)? {
+        Some(b) => slices.push(b),
+        None => {
+          let msg = format!(
+            "The \"chunks[{i}]\" element must be an instance of Buffer, TypedArray, DataView or ArrayBuffer. Received {}",
+            js::describe(e, *item)
+          );
+          return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+        }
+      }
+    }
+    Ok(self.side.write_slices(e, &slices))
+  }
+
+  /// Flush everything buffered, then close the fd (reason `DONE`); Twisted's `closeStdin`.
+  /// Writes made before the close are still delivered. A pull producer, or a paused push
+  /// producer, is resumed on drain instead and the close waits until it is unregistered (or,
+  /// for a push producer, until the next drain). Keeps the process alive until the close.
+  #[napi]
+  pub fn lose_connection(&self, env: Env) {
+    let side = &self.side;
+    if !side.core.lose_connection() {
+      return;
+    }
+    let tsfn = side.tsfn.get();
+    if !tsfn.is_null() && !side.refed.replace(true) {
+      unsafe { sys::napi_ref_threadsafe_function(env.raw(), tsfn) };
+    }
+    if side.producer_kind() == Producer::Pull {
+      side.core.arm_drain();
+    }
+  }
+
+  /// Same as `loseConnection()`: a pipe cannot be half-closed (Twisted's quirk Q9 is not kept).
+  #[napi]
+  pub fn lose_write_connection(&self, env: Env) {
+    self.lose_connection(env)
+  }
+
+  /// Drop whatever is buffered and close now (reason `ABORTED`, delivered asynchronously).
+  #[napi]
+  pub fn abort_connection(&self) {
+    self.side.core.abort(LostCode::Aborted, true);
+  }
+
+  /// Register a producer. Push (`streaming: true`): paused when the buffer goes over
+  /// `bufferSize`, resumed at `lowWaterMark`. Pull (`streaming: false`): `resumeProducing()` is
+  /// called now, then each time the buffer falls to `lowWaterMark`. Either gets
+  /// `stopProducing()` once when the connection ends. Throws `ERR_PRODUCER_ALREADY_REGISTERED`
+  /// when one is registered; on a closed writer calls `stopProducing()` at once.
+  #[napi(ts_args_type = "producer: PushProducer | PullProducer, streaming: boolean")]
+  pub fn register_producer(&self, env: Env, producer: Unknown<'_>, streaming: bool) -> Result<()> {
+    let e = env.raw();
+    let p = producer.raw();
+    let needed: &[&str] = if streaming {
+      &["pauseProducing", "resumeProducing", "stopProducing"]
+    } else {
+      &["resumeProducing", "stopProducing"]
+    };
+    let is_object = matches!(js::type_of(e, p), sys::ValueType::napi_object | sys::ValueType::napi_function);
+    for m in needed {
+      if !is_object || !js::is_function(e, js::get_named(e, p, m)) {
+        let msg = format!("The \"producer\" argument must have a {m}() method. Received {}", js::describe(e, p));
+        return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+      }
+    }
+    let side = &self.side;
+    if side.producer.get().is_some() {
+      return Err(js::throw(
+        e,
+        ErrorClass::Error,
+        "ERR_PRODUCER_ALREADY_REGISTERED",
+        "Cannot register a producer: the one registered before was never unregistered",
+      ));
+    }
+    if !side.core.accepting() {
+      if let Err(exc) = js::call_method(e, p, "stopProducing") {
+        js::warn(e, "producer.stopProducing", exc);
+      }
+      return Ok(());
+    }
+    side.producer.set(Some((JsRef::new(e, p), streaming)));
+    side.paused.set(false);
+    side.update_close_blocked();
+    if !streaming {
+      side.call_producer(e, "resumeProducing");
+    }
+    Ok(())
+  }
+
+  /// Stop consuming from the producer without disconnecting. Lets a pending close complete.
+  #[napi]
+  pub fn unregister_producer(&self, env: Env) {
+    let side = &self.side;
+    if let Some((p, _)) = side.producer.take() {
+      p.delete(env.raw());
+    }
+    side.paused.set(false);
+    side.update_close_blocked();
+    if side.core.state() == crate::core::DISCONNECTING {
+      side.core.schedule_check();
+    }
+  }
+
+  /// `unregisterProducer()` then `loseConnection()`.
+  #[napi]
+  pub fn stop_consuming(&self, env: Env) {
+    self.unregister_producer(env);
+    self.lose_connection(env);
+  }
+
+  /// Counters: bytes accepted, written, dropped (offered after the close), unwritten
+  /// (discarded at the close), buffered; write calls, syscalls, backpressure episodes, time
+  /// spent over `bufferSize`, pipe capacity and transport.
+  #[napi(ts_return_type = "WriterStats")]
+  pub fn stats(&self, env: Env) -> Result<Unknown<'_>> {
+    let e = env.raw();
+    let side = &self.side;
+    let c = &side.core;
+    let o = js::object(e);
+    let mut paused_ms = side.paused_ms.get();
+    if let Some(t) = side.over_since.get() {
+      paused_ms += t.elapsed().as_secs_f64() * 1000.0;
+    }
+    let fields: [(&str, f64); 11] = [
+      ("bytesAccepted", c.accepted.load(SeqCst) as f64),
+      ("bytesWritten", c.written.load(SeqCst) as f64),
+      ("bytesDropped", c.dropped.load(SeqCst) as f64),
+      ("bytesUnwritten", c.unwritten.load(SeqCst) as f64),
+      ("bytesBuffered", c.buffered() as f64),
+      ("writes", c.writes.load(SeqCst) as f64),
+      ("syscalls", c.syscalls.load(SeqCst) as f64),
+      ("pauses", side.pauses.get() as f64),
+      ("resumes", side.resumes.get() as f64),
+      ("pausedMs", paused_ms),
+      ("pipeCapacity", c.pipe_capacity.load(SeqCst) as f64),
+    ];
+    for (k, v) in fields {
+      js::set_named(e, o, k, js::number(e, v));
+    }
+    js::set_named(e, o, "transport", js::string(e, c.kind.as_str()));
+    unsafe { Unknown::from_napi_value(e, o) }
+  }
+}
+
+impl Drop for ProcessWriter {
+  /// Garbage collected while open: flush what is buffered, then close (no fd is leaked).
+  fn drop(&mut self) {
+    self.side.core.lose_connection();
+  }
+}
