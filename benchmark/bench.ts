@@ -256,6 +256,7 @@ async function calibrate(c: Contender, w: Workload, seconds: number): Promise<nu
 
 function machine(twisted: string | null): Record<string, string | number> {
   const py = spawnSync('python3', ['--version'], { encoding: 'utf8' })
+  const commit = spawnSync('git', ['describe', '--always', '--dirty'], { cwd: ROOT_DIR, encoding: 'utf8' })
   return {
     cores: os.cpus().length,
     cpuModel: os.cpus()[0]?.model.trim() ?? 'unknown',
@@ -264,6 +265,7 @@ function machine(twisted: string | null): Record<string, string | number> {
     node: process.version,
     ...(py.status === 0 ? { python: (py.stdout || py.stderr).trim() } : {}),
     ...(twisted ? { twisted } : {}),
+    ...(commit.status === 0 ? { commit: commit.stdout.trim() } : {}),
   }
 }
 
