@@ -19,7 +19,7 @@ import {
   settle,
   spawnWithWriter,
   withTimeout,
-} from './helpers.js'
+} from './helpers.mjs'
 
 fdLeakGuard(test)
 

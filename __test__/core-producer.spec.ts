@@ -28,7 +28,7 @@ import {
   waitFor,
   wcCount,
   withTimeout,
-} from './helpers.js'
+} from './helpers.mjs'
 
 fdLeakGuard(test)
 

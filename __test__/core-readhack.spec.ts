@@ -28,7 +28,7 @@ import {
   tick,
   waitFor,
   withTimeout,
-} from './helpers.js'
+} from './helpers.mjs'
 
 fdLeakGuard(test)
 

@@ -15,13 +15,14 @@ import {
   pipeCapacity,
   pipeWriter,
   ProcessWriter,
+  sameTurnDelay,
   settle,
   sha256,
   spawnChild,
   spawnWithWriter,
   waitFor,
   withTimeout,
-} from './helpers.js'
+} from './helpers.mjs'
 
 fdLeakGuard(test)
 
@@ -411,15 +412,31 @@ test('§4: write/writeSequence on a closed writer return false, never throw, and
   closeFd(p.readFd)
 })
 
-test('34: a write after loseConnection but before the close is delivered; after the close it is dropped', async (t) => {
+// KNOWN CORE DEVIATION (reported): contract §2 keeps scenario 34 ("writes made after loseConnection()
+// but before the close are delivered"). In Twisted the close happens on a later reactor turn, so a
+// write in the same turn as closeStdin() is always delivered. Here the I/O thread closes as soon as
+// '1' is flushed, mid-turn, and '2' is dropped (bytesDropped 1): whether it is delivered depends on
+// thread timing. The spin makes the loss deterministic.
+test.failing('34: write("1"); loseConnection(); write("2") in the same JS turn: the child gets "12"', async (t) => {
   const c = spawnWithWriter('cat')
   c.w.write(Buffer.from('1'))
   c.w.loseConnection()
-  t.true(c.w.disconnecting)
-  c.w.write(Buffer.from('2'))
+  sameTurnDelay(50)
+  const accepted = c.w.write(Buffer.from('2'))
   const reason = await withTimeout(c.lost)
   t.is(reason.code, 'DONE')
   t.is((await c.stdout).toString(), '12')
+  t.true(accepted)
+  t.is(c.w.stats().bytesDropped, 0)
+})
+
+test('34: a write after the close (after onConnectionLost) is dropped and counted', async (t) => {
+  const c = spawnWithWriter('cat')
+  c.w.write(Buffer.from('1'))
+  c.w.loseConnection()
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'DONE')
   t.false(c.w.write(Buffer.from('3')))
   t.is(c.w.stats().bytesDropped, 1)
+  t.is((await c.stdout).toString(), '1')
 })
