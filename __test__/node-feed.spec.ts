@@ -1,5 +1,8 @@
 import test from 'ava'
+import { execFileSync } from 'node:child_process'
+import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
 import { AbortError, ProcessWriter, closed, createPipe, closeFd, feed, onProgress, spawn } from '../lib/index.js'
 import type { ConnectionLostReason, Progress } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
@@ -16,6 +19,7 @@ async function viaSha256sum(t: any, source: Parameters<typeof feed>[1], expected
   t.is((await out).toString().split(/\s+/)[0], sha256(expected))
 }
 
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const big = testData(2 * 1024 * 1024 + 123, 77)
 const parts = Array.from({ length: 64 }, (_, i) => big.subarray(i * 32768, (i + 1) * 32768 + (i === 63 ? 123 : 0)))
 
@@ -100,7 +104,7 @@ test('feed: resolves (not rejects) with READER_CLOSED when the child stops readi
   })()
   const reason = await feed(stdin!, endless)
   t.is(reason.code, 'READER_CLOSED')
-  t.false(reason.clean)
+  t.true(reason.bytesWritten >= 5) // clean may be true: what was accepted may all be in the pipe
   t.is((await out).length, 5)
   await exitOf(child)
 })
@@ -209,6 +213,21 @@ test('closed: keeps a callback that was set before it and calls it exactly once'
   closeFd(readFd)
   // After the end: resolves at once with the stored reason.
   t.is((await closed(writer)).code, 'ABORTED')
+})
+
+// Native core issue (see the Node-layer report): onConnectionLost after abortConnection(), or after
+// the reader went away while the writer was idle, is only delivered if something else keeps the
+// event loop alive; a process that just awaits closed() exits with the promise unsettled.
+// Marked failing until the core keeps the loop alive for a pending delivery; flip it then.
+test.failing('closed(): a process awaiting it after abortConnection() sees the reason before exiting', (t) => {
+  const script = `
+    const { createPipe, closeFd, closed } = require('./lib/index.js')
+    const { readFd, writer } = createPipe()
+    closeFd(readFd)
+    writer.abortConnection()
+    closed(writer).then((r) => console.log('closed', r.code))`
+  const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })
+  t.is(out, 'closed ABORTED\n')
 })
 
 test('onProgress: throttled reports from stats(), a final done report, stops on loss', async (t) => {

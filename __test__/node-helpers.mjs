@@ -39,10 +39,21 @@ export function collect(stream) {
 
 /** @typedef {{ code: number | null, signal: NodeJS.Signals | null }} Exit */
 
-/** Resolves when the child has exited and its stdio streams are closed. */
-/** @param {import('node:child_process').ChildProcess} child @returns {Promise<Exit>} */
+/**
+ * Resolves when the child has exited and its stdio streams are closed (Node's 'close'), also when
+ * that already happened before the call.
+ * @param {import('node:child_process').ChildProcess} child @returns {Promise<Exit>}
+ */
 export function exitOf(child) {
   return new Promise((resolve, reject) => {
+    const done = () => resolve({ code: child.exitCode, signal: child.signalCode })
+    if (child.exitCode !== null || child.signalCode !== null) {
+      const open = child.stdio.filter((s) => s && !s.closed)
+      if (open.length === 0) return done()
+      let left = open.length
+      for (const s of open) s.once('close', () => --left === 0 && done())
+      return
+    }
     child.once('error', reject)
     child.once('close', (code, signal) => resolve({ code, signal }))
   })

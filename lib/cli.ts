@@ -262,8 +262,10 @@ async function runFeed(a: FeedArgs): Promise<number> {
     const parts = [
       `${NAME}: fed ${written} bytes (${formatBytes(written)}) in ${elapsed.toFixed(2)} s, ${formatRate(written / Math.max(elapsed, 1e-6))}`,
     ]
-    if (reason && reason.code === 'READER_CLOSED' && reason.bytesUnwritten > 0) {
-      parts.push(`${a.command} stopped reading its input (${reason.bytesUnwritten} bytes not delivered)`)
+    if (reason && reason.code === 'READER_CLOSED') {
+      const missing = total !== null ? total - written : reason.bytesUnwritten
+      if (missing > 0) parts.push(`${a.command} stopped reading its input (${missing} bytes not delivered)`)
+      else if (total === null) parts.push(`${a.command} stopped reading its input`)
     } else if (reason && reason.code !== 'DONE' && reason.code !== 'READER_CLOSED') {
       parts.push(`input ended with ${reason.code}${reason.errno ? ` (${reason.errno})` : ''}`)
     }

@@ -122,7 +122,7 @@ export async function feed(
     throw new RangeError(`chunkSize must be a positive integer; received ${String(chunkSize)}`)
   }
   if (signal?.aborted) {
-    if (!writer.lostReason) writer.abortConnection()
+    if (writer.connected) writer.abortConnection()
     throw abortErrorFrom(signal)
   }
   const it = iteratorOf(source, encoding, chunkSize)
@@ -136,7 +136,7 @@ export async function feed(
   let stopped = false
   const onAbort = () => {
     aborted = true
-    if (!writer.lostReason) writer.abortConnection()
+    if (writer.connected) writer.abortConnection()
     interrupt(abortErrorFrom(signal!))
   }
   signal?.addEventListener('abort', onAbort, { once: true })
@@ -170,6 +170,9 @@ export async function feed(
     writer.registerProducer(producer, true)
     registered = !stopped
     for (;;) {
+      // `connected` turns false as soon as the connection is gone; stopProducing() only comes
+      // through the event loop, which a source that resolves in microtasks would never reach.
+      if (!writer.connected) stopped = true
       if (stopped || aborted) break
       let r = it.next()
       if (isThenable(r)) r = await race(r)
@@ -178,7 +181,7 @@ export async function feed(
         break
       }
       writer.write(toBytes(r.value, encoding))
-      if (paused && !stopped) await whileResumed()
+      if (paused && !stopped && writer.connected) await whileResumed()
     }
     if (aborted) throw abortErrorFrom(signal!)
     if (stopped) return await race(lost)
@@ -201,7 +204,7 @@ export async function feed(
         writer.unregisterProducer()
       } catch {}
     }
-    if (!writer.lostReason) writer.abortConnection()
+    if (writer.connected) writer.abortConnection()
     throw err
   } finally {
     signal?.removeEventListener('abort', onAbort)

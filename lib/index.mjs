@@ -1,4 +1,5 @@
-// ESM entry: the CommonJS build (lib/index.js) with named exports. Types: lib/index.d.ts.
+// ESM entry: the CommonJS build (lib/index.js) with named exports (every public name; the native
+// module's internal '_'-prefixed names stay on the default export). Types: lib/index.d.ts.
 import cjs from './index.js'
 
 export const {

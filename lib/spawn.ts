@@ -80,6 +80,8 @@ export function spawn(
   const readFds: number[] = []
   const writerList: ProcessWriter[] = []
   let child: ChildProcess
+  const signal = options.signal
+  let onAbort: (() => void) | null = null
   try {
     for (let i = 0; i < entries.length; i++) {
       if (entries[i] !== 'writer') continue
@@ -104,8 +106,22 @@ export function spawn(
       writers[i] = writer
       writerList.push(writer)
     }
+    // Listen before Node does (it adds its own listener in spawn and kills the child), so the
+    // writers are aborted before the child's death could be seen as READER_CLOSED.
+    if (signal && writerList.length > 0 && !signal.aborted) {
+      onAbort = () => {
+        for (const w of writerList) if (w.connected) w.abortConnection()
+      }
+      signal.addEventListener('abort', onAbort, { once: true })
+    }
     child = child_process.spawn(command, args, { ...nodeOptions, stdio: entries as NodeSpawnOptions['stdio'] })
+    if (child.pid === undefined) {
+      // Spawning failed (ENOENT, EACCES, ...): Node emits 'error' on the next tick. Abort the
+      // writers now, before their read ends are closed, so their reason is ABORTED.
+      for (const w of writerList) w.abortConnection()
+    }
   } catch (err) {
+    if (signal && onAbort) signal.removeEventListener('abort', onAbort)
     for (const w of writerList) w.abortConnection()
     throw err
   } finally {
@@ -118,24 +134,11 @@ export function spawn(
     }
   }
 
-  if (child.pid === undefined) {
-    // Spawning failed (ENOENT, EACCES, ...): Node emits 'error' on the next tick; the writers
-    // would otherwise only notice through the closed read end.
-    process.nextTick(() => {
-      for (const w of writerList) if (!w.lostReason) w.abortConnection()
-    })
-  }
-
-  const signal = options.signal
-  if (signal && writerList.length > 0) {
-    const onAbort = () => {
-      for (const w of writerList) if (!w.lostReason) w.abortConnection()
-    }
-    if (signal.aborted) onAbort()
-    else {
-      signal.addEventListener('abort', onAbort, { once: true })
-      Promise.all(writerList.map((w) => closed(w))).then(() => signal.removeEventListener('abort', onAbort))
-    }
+  if (signal?.aborted) {
+    for (const w of writerList) if (w.connected) w.abortConnection()
+  } else if (signal && onAbort) {
+    const listener = onAbort
+    Promise.all(writerList.map((w) => closed(w))).then(() => signal.removeEventListener('abort', listener))
   }
 
   return { child, stdin: writers[0] ?? null, writers }

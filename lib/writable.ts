@@ -107,7 +107,7 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
         } catch {
           /* not registered */
         }
-        if (!writer.lostReason) writer.abortConnection()
+        if (writer.connected) writer.abortConnection()
       }
       // A write still waiting for the writer is failed with the same error.
       if (p) p(err ?? new Error('stream destroyed'))
@@ -119,7 +119,9 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
     const reason = writer.lostReason
     if (reason) {
       cb(finishing ? null : new ConnectionLostError(reason))
-    } else if (paused) {
+    } else if (paused || !writer.connected) {
+      // Paused: wait for resumeProducing(). Not connected: the reason is on its way (closed()
+      // below fails this callback); calling back now would let the source spin on a dead writer.
       pending = cb
     } else {
       cb()
@@ -188,7 +190,7 @@ export function toWebWritable(
   const onAbort = () => {
     const err = abortErrorFrom(signal!)
     fail(err)
-    if (!writer.lostReason) writer.abortConnection()
+    if (writer.connected) writer.abortConnection()
     controllerRef?.error(err)
   }
 
@@ -214,6 +216,12 @@ export function toWebWritable(
         if (failure) throw failure
         if (writer.lostReason) throw new ConnectionLostError(writer.lostReason)
         writer.write(asView(chunk))
+        if (!writer.connected) {
+          // The reason is on its way; fail this write with it.
+          return closed(writer).then((reason) => {
+            throw failure ?? new ConnectionLostError(reason)
+          })
+        }
         if (!paused) return
         return new Promise<void>((resolve, reject) => {
           pending = { resolve, reject }
@@ -237,7 +245,7 @@ export function toWebWritable(
         } catch {
           /* not registered */
         }
-        if (!writer.lostReason) writer.abortConnection()
+        if (writer.connected) writer.abortConnection()
       },
     },
     {
