@@ -41,11 +41,17 @@ test('SIGPIPE does not kill the host: 8 MiB into head -c 10', async (t) => {
   }
   const r = await runNode(
     `${PRELUDE}
-    if (typeof native._setSigpipeDefault === 'function') { native._setSigpipeDefault(); console.log('HOOK'); }
+    const sigpipeIgnored = () => (BigInt('0x' + /SigIgn:\\s*([0-9a-f]+)/.exec(require('node:fs').readFileSync('/proc/self/status', 'utf8'))[1]) >> 12n) & 1n;
+    console.log('IGNORED_AT_START ' + sigpipeIgnored());
+    if (typeof native._setSigpipeDefault === 'function') { native._setSigpipeDefault(); console.log('HOOK IGNORED_NOW ' + sigpipeIgnored()); }
     const { readFd, writeFd } = openPipe();
     const child = spawn('head', ['-c', '10'], { stdio: [readFd, 'ignore', 'inherit'] });
     closeFd(readFd);
+    // Writer callbacks do not hold the loop (by design): keep it alive until the reason arrives, or
+    // the process may exit right after the child does, before the loss is delivered.
+    const keepAlive = setInterval(() => {}, 1000);
     const w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost(r) {
+      clearInterval(keepAlive);
       const s = w.stats();
       // The child may exit while we are still writing: later writes are dropped, not accepted.
       console.log('REASON ' + JSON.stringify({ code: r.code, errno: r.errno, adds_up: r.bytesWritten + r.bytesUnwritten === s.bytesAccepted, offered: s.bytesAccepted + s.bytesDropped }));
@@ -58,6 +64,8 @@ test('SIGPIPE does not kill the host: 8 MiB into head -c 10', async (t) => {
   t.is(r.signal, null, `the host was killed by ${r.signal}; stderr: ${r.stderr}`)
   t.is(r.code, 0, r.stderr)
   t.is(r.stdout.includes('HOOK'), hasHook)
+  t.regex(r.stdout, /IGNORED_AT_START 1/, 'node ignores SIGPIPE by default')
+  if (hasHook) t.regex(r.stdout, /HOOK IGNORED_NOW 0/, 'the hook really put SIGPIPE back to SIG_DFL')
   t.regex(r.stdout, /REASON {"code":"READER_CLOSED","errno":"EPIPE","adds_up":true,"offered":8388608}/)
   t.regex(r.stdout, /CHILD 0 null/)
 })

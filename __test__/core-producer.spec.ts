@@ -201,6 +201,40 @@ test('24: registerProducer(pull) calls resumeProducing synchronously', async (t)
   t.deepEqual(rec.events, ['resume'])
 })
 
+test('lowWaterMark: a pull producer is resumed when bufferedAmount falls to it, with data still pending', async (t) => {
+  const p = await fullPipe({ lowWaterMark: 40000 })
+  const rec = recorder()
+  let bufferedAtResume = -1
+  let first = true
+  p.w.registerProducer(
+    pullProducer(rec, {
+      resume: () => {
+        if (first) p.w.write(bytes(100000, 3))
+        else bufferedAtResume = p.w.bufferedAmount
+        first = false
+      },
+    }),
+    false,
+  )
+  t.deepEqual(rec.events, ['resume'])
+  // Same arithmetic as the push case above: >= 50000 pending after the first reader, <= 26272 after the second.
+  const h1 = attachReader(p.readFd, 'head', ['-c', '50000'], true)
+  t.is((await h1.stdout).length, 50000)
+  await waitFor(() => p.w.stats().bytesWritten >= p.filler + 50000 - 8192, 'writer refilling')
+  await settle()
+  t.deepEqual(rec.events, ['resume'])
+  const h2 = attachReader(p.readFd, 'head', ['-c', '25000'], true)
+  t.is((await h2.stdout).length, 25000)
+  await waitFor(() => rec.count('resume') === 2, 'resume at the low-water mark')
+  t.true(bufferedAtResume > 0 && bufferedAtResume <= 40000, `resumed with ${bufferedAtResume} bytes pending`)
+  await settle()
+  t.deepEqual(rec.events, ['resume', 'resume'])
+  p.w.abortConnection()
+  t.is((await withTimeout(p.lost)).code, 'ABORTED')
+  t.deepEqual(rec.events, ['resume', 'resume', 'stop'])
+  closeFd(p.readFd)
+})
+
 test('25: a pull producer is never paused, even far over bufferSize', async (t) => {
   const c = spawnWithWriter('cat', [], { bufferSize: 3 })
   const rec = recorder()

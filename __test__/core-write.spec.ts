@@ -220,6 +220,20 @@ test('5: bad data -> TypeError ERR_INVALID_ARG_TYPE, nothing queued, detection s
   t.is(p.syncCalls, 0)
 })
 
+test('5: bad data on a closed writer still throws TypeError (Twisted: in every state); nothing counted as dropped', async (t) => {
+  const p = pipeWriter()
+  p.w.loseConnection()
+  await withTimeout(p.lost)
+  const before = p.w.stats()
+  for (const [name, value] of BAD) {
+    const err = t.throws(() => p.w.write(value as any), { instanceOf: TypeError }, name)
+    t.is((err as any)?.code, 'ERR_INVALID_ARG_TYPE', name)
+  }
+  t.throws(() => p.w.writeSequence([Buffer.from('ok'), 'bad'] as any), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.deepEqual(p.w.stats(), before, 'a rejected write is not a dropped write')
+  closeFd(p.readFd)
+})
+
 test('6: writeSequence with a bad element or a non-iterable -> TypeError, nothing queued', async (t) => {
   const p = pipeWriter()
   const before = p.w.stats()
@@ -343,6 +357,23 @@ test('a flow-controlled loop (write until false, then onDrain) delivers 16 MiB e
   t.is((await withTimeout(c.lost)).code, 'DONE')
   t.true(falses > 0)
   t.is(drains, falses, 'one onDrain per write that returned false')
+})
+
+test('onDrain fires only after a write returned false, once per such write', async (t) => {
+  let drains = 0
+  const c = spawnWithWriter('wc', ['-c'], { onDrain: () => { drains++ } })
+  t.true(c.w.write(Buffer.alloc(1000)))
+  await waitFor(() => c.w.stats().bytesWritten === 1000, 'small write flushed')
+  await settle()
+  t.is(drains, 0, 'no onDrain without a false write')
+  t.false(c.w.write(Buffer.alloc(200000)))
+  t.false(c.w.write(Buffer.alloc(10)))
+  await waitFor(() => drains > 0, 'onDrain')
+  await settle()
+  t.is(drains, 1, 'one onDrain for a run of false writes')
+  c.w.loseConnection()
+  t.is((await withTimeout(c.lost)).code, 'DONE')
+  t.is(Number((await c.stdout).toString().trim()), 201010)
 })
 
 // ---------------------------------------------------------------------------------------------
