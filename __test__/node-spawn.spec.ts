@@ -27,7 +27,7 @@ test('spawn: fd 0 is a writer by default; bytes and sha256 match (sha256sum, wc 
   ] as const) {
     const { child, stdin, writers } = spawn(cmd, cmd === 'wc' ? ['-c'] : [])
     t.true(stdin instanceof ProcessWriter)
-    t.is(writers[0], stdin)
+    t.is(writers[0], stdin!)
     t.is(stdin!.childFd, 0)
     t.is(child.stdin, null)
     const out = collect(child.stdout)
