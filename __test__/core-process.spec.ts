@@ -2,7 +2,8 @@
 // signal, an abort) is observed instead of taking the test runner down:
 //   - the process exits by itself while a writer is idle and open (callbacks do not hold the loop);
 //   - SIGPIPE never kills the host (contract §3), even with SIGPIPE at SIG_DFL when a hook exists;
-//   - a worker_threads Worker that exits / throws / is terminated mid-write does not crash the host;
+//   - a worker_threads Worker that exits / throws / is terminated mid-write does not crash the host,
+//     and the writers it leaves behind still close their fds (their readers see EOF);
 //   - an onConnectionLost that throws does not crash the host (scenario 47: owner errors swallowed).
 import test from 'ava'
 
@@ -113,20 +114,29 @@ function run(mode) {
   const w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost(r) { console.log('MAIN ' + r.code); } });
   w.write(Buffer.alloc(1 << 20, 9));
   w.loseConnection();
-  child.on('close', () => {
+  child.on('close', async () => {
     console.log('WC ' + out.trim());
-    for (const pid of pids) { try { process.kill(pid, 'SIGKILL'); } catch {} }
+    // A writer whose worker is gone must still close its fd (contract: the writer owns it), so its
+    // reader sees EOF. Unref'd children of a dead worker are never reaped: a zombie counts as exited.
+    const running = () => pids.filter((pid) => {
+      try { return !/^\\d+ \\(.*\\) Z/.test(require('node:fs').readFileSync('/proc/' + pid + '/stat', 'utf8')); } catch { return false; }
+    });
+    for (let i = 0; i < 200 && running().length > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const alive = running();
+    console.log('WORKER_READERS_STILL_RUNNING ' + alive.length + '/' + pids.length);
+    for (const pid of alive) { try { process.kill(pid, 'SIGKILL'); } catch {} }
   });
 })();
 `
 
-test('worker_threads Workers that return, exit, throw or are terminated mid-write do not crash the host', async (t) => {
+test('worker_threads Workers that return, exit, throw or are terminated mid-write: no crash, their fds get closed', async (t) => {
   const r = await runNode(WORKER_SCRIPT, 30_000)
   t.is(r.signal, null, `host killed by ${r.signal}; stderr: ${r.stderr}`)
   t.is(r.code, 0, r.stderr)
   t.regex(r.stdout, /WORKERS return:0,exit:0,throw:1,wait:1,return:0,exit:0,throw:1,wait:1/)
   t.regex(r.stdout, /MAIN DONE/)
   t.regex(r.stdout, /WC 1048576/)
+  t.regex(r.stdout, /WORKER_READERS_STILL_RUNNING 0\/8/, 'the writers of dead workers closed their fds')
 })
 
 test('an onConnectionLost that throws does not crash the host (47: owner errors are contained)', async (t) => {

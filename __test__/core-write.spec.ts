@@ -274,8 +274,11 @@ test('§4: other TypedArray views and DataView are accepted by their exact bytes
     backing.subarray(1000, 1003),
     new BigUint64Array([0x0102030405060708n]),
   ]
+  // The generated typings also accept a bare ArrayBuffer: its bytes, all of them.
+  const bare = new Uint8Array([9, 8, 7, 6]).buffer
+  c.w.write(bare as any)
   t.true(views.some((v) => v.byteOffset !== 0))
-  const expected: Buffer[] = []
+  const expected: Buffer[] = [Buffer.from([9, 8, 7, 6])]
   for (const v of views.slice(0, 5)) {
     c.w.write(v)
     expected.push(Buffer.from(v.buffer, v.byteOffset, v.byteLength))
@@ -374,6 +377,30 @@ test('onDrain fires only after a write returned false, once per such write', asy
   c.w.loseConnection()
   t.is((await withTimeout(c.lost)).code, 'DONE')
   t.is(Number((await c.stdout).toString().trim()), 201010)
+})
+
+test('24 writers at once, each feeding its own sha256sum 2 MiB in varied chunks: every hash matches', async (t) => {
+  const jobs = Array.from({ length: 24 }, (_, k) => {
+    const c = spawnWithWriter('sha256sum')
+    const sent: Buffer[] = []
+    let left = 2 * MiB
+    for (let i = 0; left > 0; i++) {
+      const n = Math.min(left, [1, 100, 4096, 65537, 300000][(i + k) % 5])
+      const b = bytes(n, k * 1000 + i)
+      sent.push(b)
+      left -= n
+      if (i % 4 === 3) c.w.writeSequence([b])
+      else c.w.write(b)
+    }
+    c.w.loseConnection()
+    return { c, sent }
+  })
+  for (const { c, sent } of jobs) {
+    t.is((await c.stdout).toString().split(' ')[0], sha256(...sent))
+    const reason = await withTimeout(c.lost)
+    t.is(reason.code, 'DONE')
+    t.is(reason.bytesWritten, 2 * MiB)
+  }
 })
 
 // ---------------------------------------------------------------------------------------------
