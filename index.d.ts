@@ -172,7 +172,8 @@ export declare class ProcessWriter {
   writeSequence(chunks: Iterable<ArrayBufferView | ArrayBuffer>): boolean
   /**
    * Flush everything buffered, then close the fd (reason `DONE`); Twisted's `closeStdin`.
-   * Writes made before the close are still delivered. A pull producer, or a paused push
+   * The close is not started before the current JS turn ends, so writes made after this call
+   * in the same turn are delivered too (as in Twisted). A pull producer, or a paused push
    * producer, is resumed on drain instead and the close waits until it is unregistered (or,
    * for a push producer, until the next drain). Keeps the process alive until the close.
    */

@@ -61,6 +61,10 @@ impl Lost {
 pub enum Event {
   /// `bufferedAmount` fell to the low-water mark while a drain was wanted.
   Drain,
+  /// Posted by the JS thread to itself: carry out a `loseConnection()` requested in an earlier
+  /// turn (Twisted closes at a later reactor iteration, so writes made in the same turn after
+  /// `loseConnection()` are still delivered, scenario 34).
+  CommitLoseConnection,
   Lost(Lost),
 }
 

@@ -122,6 +122,18 @@ pub fn view_bytes<'a>(env: Env, v: Value) -> Result<Option<&'a [u8]>> {
   }
 }
 
+/// A `Uint8Array` (a `Buffer` is one).
+pub fn is_uint8_array(env: Env, v: Value) -> bool {
+  let mut yes = false;
+  unsafe { sys::napi_is_typedarray(env, v, &mut yes) };
+  if !yes {
+    return false;
+  }
+  let (mut ty, mut n, mut d, mut buf, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+  unsafe { sys::napi_get_typedarray_info(env, v, &mut ty, &mut n, &mut d, &mut buf, &mut off) };
+  ty == sys::TypedarrayType::uint8_array
+}
+
 /// A strong reference to a JS value, deleted explicitly with [`JsRef::delete`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct JsRef(sys::napi_ref);

@@ -5,8 +5,9 @@
 //! middle of a chunk (a partial write, as libuv's `uv__write` handles it).
 //!
 //! Small writes are copied into *slabs* (buffers of [`SLAB_SIZE`] bytes) so that thousands of
-//! 100-byte `write()` calls become a handful of iovecs and one syscall. A chunk larger than
-//! a slab keeps its own allocation.
+//! 100-byte `write()` calls become a handful of iovecs and one syscall. A large chunk is either
+//! copied into its own allocation or, with [`WriteQueue::push_shared`], queued by reference
+//! (the caller's memory, kept alive by the [`SharedBytes`] value until it is written).
 
 use std::collections::VecDeque;
 use std::io::IoSlice;
@@ -20,17 +21,41 @@ pub const MAX_IOVECS: usize = 1024;
 /// At most this many bytes go to one `writev` (keeps the return value far from `ssize_t` limits).
 pub const MAX_BATCH_BYTES: usize = 1 << 30;
 
+/// Memory owned elsewhere (a JS buffer) that stays valid and unchanged while queued.
+pub trait SharedBytes: Send {
+  fn bytes(&self) -> &[u8];
+}
+
+impl SharedBytes for Vec<u8> {
+  fn bytes(&self) -> &[u8] {
+    self
+  }
+}
+
+enum Data {
+  Owned(Vec<u8>),
+  Shared(Box<dyn SharedBytes>),
+}
+
 /// One queued buffer.
-#[derive(Debug)]
 pub struct Chunk {
-  data: Vec<u8>,
+  data: Data,
   /// Coalescing target: later small writes may be appended while it is the tail.
   slab: bool,
 }
 
+impl std::fmt::Debug for Chunk {
+  fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    write!(f, "Chunk({} bytes, slab: {})", self.bytes().len(), self.slab)
+  }
+}
+
 impl Chunk {
   pub fn bytes(&self) -> &[u8] {
-    &self.data
+    match &self.data {
+      Data::Owned(v) => v,
+      Data::Shared(s) => s.bytes(),
+    }
   }
 }
 
@@ -71,9 +96,9 @@ impl WriteQueue {
     }
     self.len += data.len();
     let is_head_in_flight = self.chunks.len() == 1 && self.head_offset > 0;
-    if let Some(tail) = self.chunks.back_mut() {
-      if tail.slab && !is_head_in_flight && tail.data.len() + data.len() <= SLAB_SIZE {
-        tail.data.extend_from_slice(data);
+    if let Some(Chunk { data: Data::Owned(tail), slab: true }) = self.chunks.back_mut() {
+      if !is_head_in_flight && tail.len() + data.len() <= SLAB_SIZE {
+        tail.extend_from_slice(data);
         return;
       }
     }
@@ -81,10 +106,21 @@ impl WriteQueue {
       let mut slab = spare.pop().unwrap_or_else(|| Vec::with_capacity(SLAB_SIZE));
       slab.clear();
       slab.extend_from_slice(data);
-      self.chunks.push_back(Chunk { data: slab, slab: true });
+      self.chunks.push_back(Chunk { data: Data::Owned(slab), slab: true });
     } else {
-      self.chunks.push_back(Chunk { data: data.to_vec(), slab: false });
+      self.chunks.push_back(Chunk { data: Data::Owned(data.to_vec()), slab: false });
     }
+  }
+
+  /// Queue memory owned elsewhere without copying it; it is dropped once written (or when the
+  /// queue is cleared).
+  pub fn push_shared(&mut self, data: Box<dyn SharedBytes>) {
+    let n = data.bytes().len();
+    if n == 0 {
+      return;
+    }
+    self.len += n;
+    self.chunks.push_back(Chunk { data: Data::Shared(data), slab: false });
   }
 
   /// Move every chunk of `other` to the end of `self`, leaving `other` empty.
@@ -136,16 +172,17 @@ impl WriteQueue {
     self.len -= n;
     while n > 0 {
       let head = self.chunks.front().expect("queue shorter than its length");
-      let left = head.data.len() - self.head_offset;
+      let left = head.bytes().len() - self.head_offset;
       if n < left {
         self.head_offset += n;
         return;
       }
       n -= left;
       self.head_offset = 0;
-      let done = self.chunks.pop_front().unwrap();
-      if done.slab && spare.len() < keep_spare {
-        spare.push(done.data);
+      if let Some(Chunk { data: Data::Owned(v), slab: true }) = self.chunks.pop_front() {
+        if spare.len() < keep_spare {
+          spare.push(v);
+        }
       }
     }
     // Skip empty chunks at the front so `is_empty` and the chunk list agree.
@@ -311,6 +348,39 @@ mod tests {
     q.consume(5, &mut spare, 4);
     assert_eq!(q.clear(), 70_005);
     assert!(q.is_empty());
+  }
+
+  #[test]
+  fn shared_chunks_are_written_in_order_and_dropped_once_written() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    struct Counted(Vec<u8>, Arc<AtomicUsize>);
+    impl SharedBytes for Counted {
+      fn bytes(&self) -> &[u8] {
+        &self.0
+      }
+    }
+    impl Drop for Counted {
+      fn drop(&mut self) {
+        self.1.fetch_add(1, Ordering::SeqCst);
+      }
+    }
+    let drops = Arc::new(AtomicUsize::new(0));
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(b"a", &mut spare);
+    q.push_shared(Box::new(Counted(vec![b'b'; 100_000], drops.clone())));
+    q.push_copy(b"c", &mut spare);
+    assert_eq!(q.chunk_count(), 3, "nothing is coalesced into or after a shared chunk's slab");
+    let f = flat(&q);
+    assert_eq!((f[0], f[1], f[100_001]), (b'a', b'b', b'c'));
+    q.consume(50_001, &mut spare, 4);
+    assert_eq!(drops.load(Ordering::SeqCst), 0, "kept while partly written");
+    q.consume(50_000, &mut spare, 4);
+    assert_eq!(drops.load(Ordering::SeqCst), 1, "dropped once written");
+    q.push_shared(Box::new(Counted(vec![1; 10], drops.clone())));
+    q.clear();
+    assert_eq!(drops.load(Ordering::SeqCst), 2, "dropped when cleared");
   }
 
   #[test]

@@ -24,11 +24,26 @@ use napi_derive::napi;
 use crate::core::{Core, CoreConfig, Event, Lost, LostCode};
 use crate::flow::{self, Producer};
 use crate::js::{self, ErrorClass, JsRef};
+use crate::queue::{SharedBytes, WriteQueue, SLAB_SIZE};
 use crate::read_hack::{self, AccessMode, FdKind, Os};
 use crate::sys as os;
 
 /// Twisted's default `bufferSize` (`2**2**2**2`).
 pub const DEFAULT_BUFFER_SIZE: f64 = 65536.0;
+
+/// `Buffer`/`Uint8Array` chunks this large are queued by reference, not copied: like Node's
+/// streams, the caller must not modify such a chunk until it is written.
+pub const BY_REFERENCE_MIN: usize = SLAB_SIZE / 2;
+
+/// A JS `Uint8Array` (or `Buffer`) kept alive while queued; napi-rs releases the reference on
+/// the JS thread when it is dropped on the I/O thread.
+struct JsBytes(Uint8Array);
+
+impl SharedBytes for JsBytes {
+  fn bytes(&self) -> &[u8] {
+    &self.0
+  }
+}
 
 /// Everything the JS thread keeps about a writer. Shared (`Rc`) by the class instance, the
 /// thread-safe function's context and the env cleanup hook; touched only on the JS thread.
@@ -51,6 +66,8 @@ pub struct JsSide {
   /// The pointer handed to the env cleanup hook (null once the hook is gone).
   hook_arg: Cell<*const JsSide>,
   refed: Cell<bool>,
+  /// `loseConnection()` was called; it is handed to the I/O thread in a later turn.
+  lose_requested: Cell<bool>,
 }
 
 struct SendPtr(sys::napi_threadsafe_function);
@@ -108,18 +125,23 @@ impl JsSide {
     }
   }
 
-  /// Queue bytes; the body of `write` and `writeSequence`.
+  /// Queue copies of the slices; the body of `write` and `writeSequence`.
   fn write_slices(&self, env: js::Env, slices: &[&[u8]]) -> bool {
     let total: usize = slices.iter().map(|s| s.len()).sum();
+    self.write_with(env, total, |q, spare| {
+      for s in slices {
+        q.push_copy(s, spare);
+      }
+    })
+  }
+
+  /// Queue `total` bytes through `fill`, then apply the flow-control decision.
+  fn write_with(&self, env: js::Env, total: usize, fill: impl FnOnce(&mut WriteQueue, &mut Vec<Vec<u8>>)) -> bool {
     let core = &self.core;
     if total == 0 {
       return core.accepting() && core.buffered() <= core.buffer_size.load(SeqCst);
     }
-    let Some(level) = core.enqueue(total as u64, |q, spare| {
-      for s in slices {
-        q.push_copy(s, spare);
-      }
-    }) else {
+    let Some(level) = core.enqueue(total as u64, fill) else {
       return false;
     };
     let producer = self.producer_kind();
@@ -146,6 +168,11 @@ impl JsSide {
     for ev in self.core.take_events() {
       match ev {
         Event::Drain => self.on_drain_event(env),
+        Event::CommitLoseConnection => {
+          if self.core.lose_connection() && self.producer_kind() == Producer::Pull {
+            self.core.arm_drain();
+          }
+        }
         Event::Lost(lost) => self.on_lost_event(env, lost),
       }
     }
@@ -430,6 +457,7 @@ impl ProcessWriter {
       tsfn: Cell::new(ptr::null_mut()),
       hook_arg: Cell::new(ptr::null()),
       refed: Cell::new(false),
+      lose_requested: Cell::new(false),
     });
     side.set_callback(e, &side.on_lost, opts.on_lost, "onConnectionLost")?;
     side.set_callback(e, &side.on_drain, opts.on_drain, "onDrain")?;
@@ -538,7 +566,8 @@ impl ProcessWriter {
   /// `loseConnection()` was called and the close is pending.
   #[napi(getter)]
   pub fn disconnecting(&self) -> bool {
-    self.side.core.state() == crate::core::DISCONNECTING
+    let state = self.side.core.state();
+    state == crate::core::DISCONNECTING || (self.side.lose_requested.get() && state == crate::core::OPEN)
   }
 
   /// The reason the connection ended, once `onConnectionLost` has been called; else null.
@@ -583,6 +612,10 @@ impl ProcessWriter {
     let e = env.raw();
     let v = data.raw();
     match js::view_bytes(e, v)? {
+      Some(bytes) if bytes.len() >= BY_REFERENCE_MIN && js::is_uint8_array(e, v) => {
+        let shared = unsafe { Uint8Array::from_napi_value(e, v)? };
+        Ok(self.side.write_with(e, bytes.len(), move |q, _| q.push_shared(Box::new(JsBytes(shared)))))
+      }
       Some(bytes) => Ok(self.side.write_slices(e, &[bytes])),
       None => {
         let msg = format!(
@@ -617,22 +650,22 @@ impl ProcessWriter {
   }
 
   /// Flush everything buffered, then close the fd (reason `DONE`); Twisted's `closeStdin`.
-  /// Writes made before the close are still delivered. A pull producer, or a paused push
+  /// The close is not started before the current JS turn ends, so writes made after this call
+  /// in the same turn are delivered too (as in Twisted). A pull producer, or a paused push
   /// producer, is resumed on drain instead and the close waits until it is unregistered (or,
   /// for a push producer, until the next drain). Keeps the process alive until the close.
   #[napi]
   pub fn lose_connection(&self, env: Env) {
     let side = &self.side;
-    if !side.core.lose_connection() {
+    if side.lose_requested.get() || side.core.state() != crate::core::OPEN {
       return;
     }
+    side.lose_requested.set(true);
     let tsfn = side.tsfn.get();
     if !tsfn.is_null() && !side.refed.replace(true) {
       unsafe { sys::napi_ref_threadsafe_function(env.raw(), tsfn) };
     }
-    if side.producer_kind() == Producer::Pull {
-      side.core.arm_drain();
-    }
+    side.core.post(Event::CommitLoseConnection);
   }
 
   /// Same as `loseConnection()`: a pipe cannot be half-closed (Twisted's quirk Q9 is not kept).
