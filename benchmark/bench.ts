@@ -5,7 +5,8 @@
 //                                              writes benchmark/build/results-quick.json, no BENCHMARKS.md
 //   --reps N             BENCH_REPS            repetitions per contender (default 5)
 //   --workloads a,b      BENCH_WORKLOADS       workload ids or kinds (chunks, sequence, concurrent, slow)
-//   --contenders a,b     BENCH_CONTENDERS      contender ids, or families (pw, node, raw, twisted)
+//   --contenders a,b     BENCH_CONTENDERS      contender ids, or families (pw, node, raw, twisted);
+//                                              opt-in variants (pw-pipe1m, pw-buf1m) only by id
 //   --seconds S          BENCH_SECONDS         target duration of one run (default 0.75)
 //   --slow-total BYTES   BENCH_SLOW_TOTAL      bytes fed to the slow child (default 4 GiB)
 //   --slow-rate BYTES/S  BENCH_SLOW_RATE       the slow child's read rate (default 1 GiB/s)
@@ -31,6 +32,7 @@ import {
   ROOT_DIR,
   SINK,
   defaultWorkloads,
+  median,
   type RunResult,
   type RunSpec,
   type Workload,
@@ -219,6 +221,34 @@ function runOne(c: Contender, spec: RunSpec, timeoutMs: number): Promise<RunResu
 }
 
 // ---------------------------------------------------------------------------------------------
+// a quiet machine: the box may be shared (builds, test runs), which skews a pipe benchmark badly
+
+function cpuJiffies(): { busy: number; total: number } {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1, 9).map(Number)
+  const total = f.reduce((a, b) => a + b, 0)
+  return { busy: total - f[3] - f[4], total } // minus idle and iowait
+}
+
+/** Cores kept busy by other processes over `ms` (this driver sleeps meanwhile). */
+async function busyCores(ms: number): Promise<number> {
+  const a = cpuJiffies()
+  await new Promise((r) => setTimeout(r, ms))
+  const b = cpuJiffies()
+  return b.total > a.total ? ((b.busy - a.busy) / (b.total - a.total)) * os.cpus().length : 0
+}
+
+/** Wait (up to maxMs) until other processes use under QUIET cores; returns the last reading. */
+const QUIET = 0.3
+async function waitQuiet(maxMs: number): Promise<{ busy: number; waitedMs: number }> {
+  const t0 = Date.now()
+  for (;;) {
+    const busy = await busyCores(150)
+    if (busy < QUIET || Date.now() - t0 >= maxMs) return { busy, waitedMs: Date.now() - t0 }
+    await new Promise((r) => setTimeout(r, 350))
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // sizing
 
 /** Bytes in one indivisible step of a workload: every child gets whole sequences of whole chunks. */
@@ -269,6 +299,29 @@ function machine(twisted: string | null): Record<string, string | number> {
   }
 }
 
+/**
+ * How much this machine's pipe throughput depends on where the scheduler puts writer and reader:
+ * the raw C writer, 64 KiB writes, writer and sink pinned to the same CPU and then to two CPUs.
+ */
+async function placementProbe(): Promise<string | null> {
+  if (os.cpus().length < 2) return null
+  const parts: string[] = []
+  for (const transport of ['pipe', 'socketpair']) {
+    const rates: string[] = []
+    for (const sinkCpu of ['0', '1']) {
+      const tries: number[] = []
+      for (let i = 0; i < 3; i++) {
+        const r = spawnSync(RAW_WRITER, ['--sink', SINK, '--mode', 'write', '--transport', transport, '--chunk', String(64 * 1024),
+          '--total', String(GiB), '--cpu', '0', '--sink-cpu', sinkCpu], { encoding: 'utf8' })
+        if (r.status === 0) tries.push(JSON.parse(r.stdout).bytes / JSON.parse(r.stdout).seconds)
+      }
+      rates.push(tries.length ? fmtRate(median(tries)) : 'failed')
+    }
+    parts.push(`${transport} ${rates[0]} on one core vs ${rates[1]} across two`)
+  }
+  return `raw C writer, 64 KiB writes, writer and reader pinned (median of 3): ${parts.join('; ')}`
+}
+
 function selected<T>(items: T[], wanted: string[] | undefined, keys: (t: T) => string[], what: string): T[] {
   if (!wanted) return items
   const out = items.filter((t) => keys(t).some((k) => wanted.includes(k)))
@@ -283,7 +336,8 @@ async function main() {
   const notes: string[] = []
   ensureNative()
   const workloads = selected(defaultWorkloads(opts.quick, opts.slowTotal, opts.slowRate), opts.workloads, (w) => [w.id, w.kind], 'workload')
-  let contenders = selected(CONTENDERS, opts.contenders, (c) => [c.id, c.feeder.kind], 'contender')
+  let contenders = selected(CONTENDERS, opts.contenders, (c) => (c.optIn ? [c.id] : [c.id, c.feeder.kind]), 'contender')
+  if (!opts.contenders) contenders = contenders.filter((c) => !c.optIn)
 
   const twisted = contenders.some((c) => c.feeder.kind === 'twisted') ? ensureTwisted(opts.install, notes) : null
   if (!twisted) contenders = contenders.filter((c) => c.feeder.kind !== 'twisted')
@@ -294,7 +348,10 @@ async function main() {
   }
   for (const n of notes) console.log(`note: ${n}`)
 
-  const runs: Array<RunResult & { rep: number }> = []
+  const placement = opts.quick ? null : await placementProbe()
+  if (placement) console.log(`placement probe: ${placement}`)
+
+  const runs: Array<RunResult & { rep: number; busyBefore?: number }> = []
   for (const w of workloads) {
     const cs = contenders.filter((c) => c.workloads.includes(w.kind))
     if (!cs.length) continue
@@ -320,8 +377,9 @@ async function main() {
       for (const c of cs) {
         const total = totals.get(c.id)
         if (total === undefined) continue
+        const quiet = opts.quick ? null : await waitQuiet(15_000)
         const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
-        runs.push({ ...r, rep })
+        runs.push({ ...r, rep, ...(quiet ? { busyBefore: Math.round(quiet.busy * 100) / 100 } : {}) })
         // A run shorter than 0.5 s means calibration guessed high: later repetitions get more bytes.
         if (r.ok && !opts.quick && !w.fixedTotal && r.seconds < 0.5) {
           totals.set(c.id, sizeFor(r.throughput, opts.targetSeconds, w))
@@ -331,16 +389,24 @@ async function main() {
             (r.elu !== null ? `, ELU ${r.elu.toFixed(2)}` : '') +
             (r.rssPeak !== null && r.rssBaseline !== null ? `, RSS peak − idle ${((r.rssPeak - r.rssBaseline) / MiB).toFixed(1)} MiB` : '')
           : `FAILED: ${r.error}`
-        console.log(`  [${rep}/${opts.reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}`)
+        const noisy = quiet && quiet.busy >= QUIET ? `  (machine busy: ${quiet.busy.toFixed(1)} cores used by others)` : ''
+        console.log(`  [${rep}/${opts.reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}${noisy}`)
       }
     }
   }
 
+  const noisy = runs.filter((r) => (r.busyBefore ?? 0) >= QUIET).length
+  if (noisy) {
+    notes.push(
+      `${noisy} of ${runs.length} runs started while other processes kept ≥ ${QUIET} cores busy (after waiting up to 15 s for quiet); ` +
+        'their figures are less trustworthy (see busyBefore in results.json).',
+    )
+  }
   const summary = summarize(workloads, contenders.map((c) => c.id), runs)
   const results: Results = {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
-    machine: machine(twisted),
+    machine: { ...machine(twisted), ...(placement ? { placement } : {}) },
     options: { ...opts, out: path.relative(ROOT_DIR, opts.out), durationSeconds: Math.round((Date.now() - started) / 1000) },
     notes,
     workloads,
@@ -353,6 +419,7 @@ async function main() {
   fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')
 
   console.log(`\n${renderWorkloadTables(results)}\n\n## Targets\n\n${renderTargets(results.targets)}\n`)
+  for (const n of notes) console.log(`note: ${n}`)
   console.log(`wrote ${path.relative(ROOT_DIR, opts.out)} (${results.options.durationSeconds} s)`)
   if (opts.report) {
     const md = path.join(ROOT_DIR, 'BENCHMARKS.md')

@@ -20,6 +20,8 @@ export interface Contender {
   transport: string
   feeder: Feeder
   workloads: WorkloadKind[]
+  /** Diagnostic variant: runs only when its id is named in --contenders. */
+  optIn?: boolean
 }
 
 const ALL: WorkloadKind[] = ['chunks', 'sequence', 'concurrent', 'slow']
@@ -38,6 +40,23 @@ function raw(mode: 'write' | 'writev', transport: 'pipe' | 'pipe1m' | 'socketpai
 
 export const CONTENDERS: Contender[] = [
   { id: 'pw', label: 'ProcessWriter (defaults)', transport: 'pipe (64 KiB)', feeder: { kind: 'pw' }, workloads: ALL },
+  // ProcessWriter variants for diagnosis (not in the default run, not in the targets):
+  {
+    id: 'pw-pipe1m',
+    label: 'ProcessWriter, pipeSize 1 MiB',
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
+    feeder: { kind: 'pw', options: { pipeSize: 1 << 20 } },
+    workloads: ALL,
+    optIn: true,
+  },
+  {
+    id: 'pw-buf1m',
+    label: 'ProcessWriter, bufferSize 1 MiB, lowWaterMark 256 KiB',
+    transport: 'pipe (64 KiB)',
+    feeder: { kind: 'pw', options: { bufferSize: 1 << 20, lowWaterMark: 1 << 18 } },
+    workloads: ALL,
+    optIn: true,
+  },
   {
     id: 'node-drain',
     label: "Node child.stdin, awaiting 'drain'",

@@ -3,17 +3,20 @@
  * no event loop: a blocking write loop straight into the child's stdin.
  *
  *   raw_writer --sink PATH --mode write|writev --transport pipe|pipe1m|socketpair
- *              --chunk BYTES --total BYTES [--iov N]
+ *              --chunk BYTES --total BYTES [--iov N] [--cpu N] [--sink-cpu N]
  *
  * Builds one chunk (the same byte pattern as the JS contenders), forks the
  * sink with one end of the transport as its stdin, then writes TOTAL bytes as
  * chunks: one write(2) per chunk, or writev(2) of up to N (default 1024)
  * chunks per call. Prints one JSON line: elapsed seconds from the first write
  * to the sink's exit, the sink's count, syscalls, CPU time of this process.
+ * --cpu / --sink-cpu pin the writer / the sink to one CPU (for the same-core vs
+ * cross-core probe; the contenders themselves are never pinned).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,10 +41,17 @@ static void die(const char *what) {
   exit(2);
 }
 
+static void pin(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  if (sched_setaffinity(0, sizeof set, &set) < 0) die("sched_setaffinity");
+}
+
 int main(int argc, char **argv) {
   const char *sink = NULL, *mode = "write", *transport = "pipe";
   unsigned long long chunk = 65536, total = 1 << 26;
-  int iovmax = 1024;
+  int iovmax = 1024, cpu = -1, sink_cpu = -1;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--sink")) sink = v;
@@ -50,6 +60,8 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--chunk")) chunk = strtoull(v, NULL, 10);
     else if (!strcmp(k, "--total")) total = strtoull(v, NULL, 10);
     else if (!strcmp(k, "--iov")) iovmax = atoi(v);
+    else if (!strcmp(k, "--cpu")) cpu = atoi(v);
+    else if (!strcmp(k, "--sink-cpu")) sink_cpu = atoi(v);
     else { fprintf(stderr, "raw_writer: unknown option %s\n", k); return 2; }
   }
   int use_writev = !strcmp(mode, "writev");
@@ -58,6 +70,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   signal(SIGPIPE, SIG_IGN);
+  if (cpu >= 0) pin(cpu);
 
   /* Same pattern as benchmark/workload.ts makeChunk(): byte i = i * 31 + 7. */
   unsigned char *buf = malloc(chunk);
@@ -92,6 +105,7 @@ int main(int argc, char **argv) {
     dup2(fds[0], 0);
     dup2(out[1], 1);
     signal(SIGPIPE, SIG_DFL);
+    if (sink_cpu >= 0) pin(sink_cpu);
     execl(sink, sink, expected, (char *)NULL);
     _exit(127);
   }
