@@ -218,6 +218,6 @@ export declare function closeFd(fd: number): void
  * Create a pipe with `O_CLOEXEC` on both ends, so that no child inherits it unless it is
  * handed over explicitly (as `child_process.spawn`'s `stdio` does, with `dup2`). With
  * `pipeSize`, ask the kernel for that capacity (Linux; clamped to
- * `/proc/sys/fs/pipe-max-size`, falling back when the per-user budget is spent).
+ * `/proc/sys/fs/pipe-max-size` and to the process's enlargement budget, see `pipe_budget`).
  */
 export declare function openPipe(pipeSize?: number | undefined | null): PipeFds

@@ -318,6 +318,7 @@ impl IoThread {
       if core.restore_blocking {
         let _ = sys::set_nonblocking(fd, false);
       }
+      crate::pipe_budget::with(|b| b.release(fd));
       let _ = sys::close(fd);
     }
     if errno == Some(libc::EPIPE) {

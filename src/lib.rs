@@ -12,6 +12,7 @@
 pub mod core;
 pub mod flow;
 pub mod io_thread;
+pub mod pipe_budget;
 pub mod queue;
 pub mod read_hack;
 pub mod sys;
@@ -28,7 +29,7 @@ pub use writer::ProcessWriter;
 /// Create a pipe with `O_CLOEXEC` on both ends, so that no child inherits it unless it is
 /// handed over explicitly (as `child_process.spawn`'s `stdio` does, with `dup2`). With
 /// `pipeSize`, ask the kernel for that capacity (Linux; clamped to
-/// `/proc/sys/fs/pipe-max-size`, falling back when the per-user budget is spent).
+/// `/proc/sys/fs/pipe-max-size` and to the process's enlargement budget, see `pipe_budget`).
 #[napi(ts_return_type = "PipeFds")]
 pub fn open_pipe(env: &Env, pipe_size: Option<u32>) -> Result<Unknown<'_>> {
   let e = env.raw();
@@ -37,7 +38,7 @@ pub fn open_pipe(env: &Env, pipe_size: Option<u32>) -> Result<Unknown<'_>> {
     js::throw(e, js::ErrorClass::Error, &code, &format!("pipe() failed: {err}"))
   })?;
   let capacity = match pipe_size {
-    Some(n) if n > 0 => sys::set_pipe_size(w, n as usize),
+    Some(n) if n > 0 => pipe_budget::enlarge(w, n as u64).map(|c| c as usize),
     _ => sys::pipe_capacity(w),
   };
   let o = js::object(e);
@@ -51,6 +52,7 @@ pub fn open_pipe(env: &Env, pipe_size: Option<u32>) -> Result<Unknown<'_>> {
 /// the errno name as `code` (`EBADF` for an fd that is not open).
 #[napi]
 pub fn close_fd(env: Env, fd: i32) -> Result<()> {
+  pipe_budget::with(|b| b.release(fd));
   sys::close(fd).map_err(|err| {
     let code = err.raw_os_error().map(sys::errno_name).unwrap_or_else(|| "EIO".into());
     js::throw(env.raw(), js::ErrorClass::Error, &code, &format!("close({fd}) failed: {err}"))

@@ -427,8 +427,11 @@ impl ProcessWriter {
     }
     os::suppress_sigpipe(fd);
     let capacity = match (kind, opts.pipe_size) {
-      (FdKind::Pipe, Some(want)) => os::set_pipe_size(fd, want),
-      (FdKind::Pipe, None) => os::pipe_capacity(fd),
+      (FdKind::Pipe, Some(want)) => crate::pipe_budget::enlarge(fd, want as u64),
+      (FdKind::Pipe, None) => os::pipe_capacity(fd).map(|c| {
+        crate::pipe_budget::with(|b| b.record(fd, c as u64));
+        c as u64
+      }),
       _ => None,
     };
     let core = Core::new(CoreConfig {
@@ -437,7 +440,7 @@ impl ProcessWriter {
       kind,
       read_hack,
       restore_blocking: !was_nonblocking,
-      pipe_capacity: capacity.unwrap_or(0) as u64,
+      pipe_capacity: capacity.unwrap_or(0),
       buffer_size,
       low_water,
     });
