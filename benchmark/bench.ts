@@ -6,13 +6,13 @@
 //   --reps N             BENCH_REPS            repetitions per contender (default 5)
 //   --workloads a,b      BENCH_WORKLOADS       workload ids or kinds (chunks, sequence, concurrent, slow)
 //   --contenders a,b     BENCH_CONTENDERS      contender ids, or families (pw, node, raw, twisted);
-//                                              opt-in variants (pw-pipe1m, pw-buf1m) only by id
+//                                              opt-in variants (pw-buf1m) only by id
 //   --seconds S          BENCH_SECONDS         target duration of one run (default 0.75)
 //   --slow-total BYTES   BENCH_SLOW_TOTAL      bytes fed to the slow child (default 4 GiB)
 //   --slow-rate BYTES/S  BENCH_SLOW_RATE       the slow child's read rate (default 1 GiB/s)
 //   --out FILE           BENCH_OUT             results JSON (default benchmark/results.json)
 //   --no-report                                do not write BENCHMARKS.md
-//   --no-install         BENCH_NO_INSTALL=1    do not create benchmark/.venv to install Twisted
+//   --no-install         BENCH_NO_INSTALL=1    do not create benchmark/.venv to install Twisted (--quick never does)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
@@ -76,7 +76,7 @@ function parseArgs(argv: string[]) {
     slowRate: num('slow-rate', 'BENCH_SLOW_RATE'),
     out: opt('out', 'BENCH_OUT') ?? path.join(quick ? BUILD_DIR : BENCH_DIR, quick ? 'results-quick.json' : 'results.json'),
     report: !flags.has('no-report') && !quick,
-    install: !flags.has('no-install') && process.env.BENCH_NO_INSTALL !== '1',
+    install: !quick && !flags.has('no-install') && process.env.BENCH_NO_INSTALL !== '1',
   }
 }
 
@@ -352,6 +352,7 @@ async function main() {
   if (placement) console.log(`placement probe: ${placement}`)
 
   const runs: Array<RunResult & { rep: number; busyBefore?: number }> = []
+  let quietBudgetMs = 180_000 // waiting for quiet, over the whole session
   for (const w of workloads) {
     const cs = contenders.filter((c) => c.workloads.includes(w.kind))
     if (!cs.length) continue
@@ -377,7 +378,8 @@ async function main() {
       for (const c of cs) {
         const total = totals.get(c.id)
         if (total === undefined) continue
-        const quiet = opts.quick ? null : await waitQuiet(15_000)
+        const quiet = opts.quick ? null : await waitQuiet(Math.min(15_000, quietBudgetMs))
+        if (quiet) quietBudgetMs -= quiet.waitedMs
         const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
         runs.push({ ...r, rep, ...(quiet ? { busyBefore: Math.round(quiet.busy * 100) / 100 } : {}) })
         // A run shorter than 0.5 s means calibration guessed high: later repetitions get more bytes.
@@ -398,7 +400,7 @@ async function main() {
   const noisy = runs.filter((r) => (r.busyBefore ?? 0) >= QUIET).length
   if (noisy) {
     notes.push(
-      `${noisy} of ${runs.length} runs started while other processes kept ≥ ${QUIET} cores busy (after waiting up to 15 s for quiet); ` +
+      `${noisy} of ${runs.length} runs started while other processes kept ≥ ${QUIET} cores busy (after waiting up to 15 s for quiet, 3 min in all); ` +
         'their figures are less trustworthy (see busyBefore in results.json).',
     )
   }
