@@ -20,7 +20,16 @@ import * as os from 'node:os'
 import * as path from 'node:path'
 
 import { CONTENDERS, type Contender } from './contenders.ts'
-import { evaluateTargets, renderMarkdown, renderTargets, renderWorkloadTables, summarize, type Results } from './report.ts'
+import {
+  evaluateTargets,
+  renderCallCost,
+  renderMarkdown,
+  renderTargets,
+  renderWorkloadTables,
+  summarize,
+  type CallCost,
+  type Results,
+} from './report.ts'
 import {
   BENCH_DIR,
   BUILD_DIR,
@@ -322,6 +331,21 @@ async function placementProbe(): Promise<string | null> {
   return `raw C writer, 64 KiB writes, writer and reader pinned (median of 3): ${parts.join('; ')}`
 }
 
+/** benchmark/call-cost.ts for 100 B and 4 KiB chunks: the main-thread price of one call. */
+function measureCallCost(quick: boolean): CallCost[] {
+  const out: CallCost[] = []
+  for (const [chunk, calls] of [[100, 2_000_000], [4096, 200_000]]) {
+    const r = spawnSync(process.execPath, ['--import', '@oxc-node/core/register', path.join(BENCH_DIR, 'call-cost.ts'),
+      String(chunk), String(quick ? calls / 20 : calls), '--json'], { cwd: ROOT_DIR, encoding: 'utf8', timeout: 60_000 })
+    try {
+      out.push(JSON.parse(r.stdout.trim().split('\n').pop()!))
+    } catch {
+      console.log(`call-cost.ts ${chunk} failed: ${r.stderr.trim().split('\n').pop()}`)
+    }
+  }
+  return out
+}
+
 function selected<T>(items: T[], wanted: string[] | undefined, keys: (t: T) => string[], what: string): T[] {
   if (!wanted) return items
   const out = items.filter((t) => keys(t).some((k) => wanted.includes(k)))
@@ -404,6 +428,8 @@ async function main() {
         'their figures are less trustworthy (see busyBefore in results.json).',
     )
   }
+  const callCost = contenders.some((c) => c.id === 'pw') ? measureCallCost(opts.quick) : []
+
   const summary = summarize(workloads, contenders.map((c) => c.id), runs)
   const results: Results = {
     date: new Date().toISOString(),
@@ -414,13 +440,14 @@ async function main() {
     workloads,
     contenders: contenders.map(({ id, label, transport }) => ({ id, label, transport })),
     runs,
+    callCost,
     summary,
     targets: evaluateTargets(summary),
   }
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
   fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')
 
-  console.log(`\n${renderWorkloadTables(results)}\n\n## Targets\n\n${renderTargets(results.targets)}\n`)
+  console.log(`\n${renderWorkloadTables(results)}\n\n${renderCallCost(results)}\n\n## Targets\n\n${renderTargets(results.targets)}\n`)
   for (const n of notes) console.log(`note: ${n}`)
   console.log(`wrote ${path.relative(ROOT_DIR, opts.out)} (${results.options.durationSeconds} s)`)
   if (opts.report) {

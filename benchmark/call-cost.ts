@@ -2,7 +2,9 @@
 // (bufferSize 2 GiB): write() of small Buffers, writeSequence() per chunk, and a bare getter
 // (bufferedAmount) as the floor of any call. Explains the small-write figures in BENCHMARKS.md.
 //
-//   node --import @oxc-node/core/register benchmark/call-cost.ts [chunkBytes=100] [calls=2000000]
+//   node --import @oxc-node/core/register benchmark/call-cost.ts [chunkBytes=100] [calls=2000000] [--json]
+//
+// bench.ts runs it with --json (one JSON line: { chunk, rows: [{ label, nsPerCall, nsPerChunk }] }).
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { createRequire } from 'node:module'
@@ -11,8 +13,9 @@ import * as path from 'node:path'
 import { makeChunk, ROOT_DIR, SINK } from './workloads.ts'
 
 const native = createRequire(path.join(ROOT_DIR, 'package.json'))('./index.js')
-const size = Number(process.argv[2] ?? 100)
-const calls = Number(process.argv[3] ?? 2_000_000)
+const json = process.argv.includes('--json')
+const [size, calls] = [Number(process.argv[2] ?? 100), Number(process.argv[3] ?? 2_000_000)]
+const log = (line: string) => json || console.log(line)
 const seqLen = 64
 
 const sequences = Math.floor(calls / seqLen)
@@ -24,27 +27,32 @@ let lostResolve!: (r: { code: string }) => void
 const lost = new Promise<{ code: string }>((resolve) => (lostResolve = resolve))
 const writer = new native.ProcessWriter(writeFd, { bufferSize: 2 ** 31, onConnectionLost: lostResolve })
 
+const rows: Array<{ label: string; nsPerCall: number; nsPerChunk: number }> = []
 const time = (label: string, n: number, per: number, f: () => void) => {
   const t0 = process.hrtime.bigint()
   f()
   const ns = Number(process.hrtime.bigint() - t0) / n
-  console.log(`${label.padEnd(34)} ${ns.toFixed(0).padStart(6)} ns/call${per > 1 ? ` = ${(ns / per).toFixed(0)} ns/chunk` : ''}`)
+  rows.push({ label, nsPerCall: Math.round(ns), nsPerChunk: Math.round(ns / per) })
+  log(`${label.padEnd(40)} ${ns.toFixed(0).padStart(6)} ns/call${per > 1 ? ` = ${(ns / per).toFixed(0)} ns/chunk` : ''}`)
 }
 
 const chunk = makeChunk(size)
 const seq = Array.from({ length: seqLen }, () => chunk)
-let total = 0
+time('bufferedAmount getter, idle writer', calls, 1, () => {
+  for (let i = 0; i < calls; i++) writer.bufferedAmount
+})
 time(`write(${size} B Buffer)`, calls, 1, () => {
   for (let i = 0; i < calls; i++) writer.write(chunk)
 })
 time(`writeSequence(${seqLen} × ${size} B)`, sequences, seqLen, () => {
   for (let i = 0; i < sequences; i++) writer.writeSequence(seq)
 })
-time('bufferedAmount (getter)', calls, 1, () => {
-  for (let i = 0; i < calls; i++) total += writer.bufferedAmount
+time('bufferedAmount getter, while draining', calls, 1, () => {
+  for (let i = 0; i < calls; i++) writer.bufferedAmount
 })
 const s = writer.stats()
-console.log(`syscalls ${s.syscalls} for ${s.writes} write calls (${(s.bytesAccepted / s.syscalls).toFixed(0)} B per syscall so far)`)
+log(`syscalls ${s.syscalls} for ${s.writes} write calls (${(s.bytesAccepted / s.syscalls).toFixed(0)} B per syscall so far)`)
 writer.loseConnection()
 const [reason] = await Promise.all([lost, once(child, 'close')])
-console.log(`connection lost: ${reason.code}, sink exit ${child.exitCode} (mean bufferedAmount ${(total / calls).toFixed(0)})`)
+log(`connection lost: ${reason.code}, sink exit ${child.exitCode}`)
+if (json) console.log(JSON.stringify({ chunk: size, ok: reason.code === 'DONE' && child.exitCode === 0, rows }))

@@ -40,6 +40,13 @@ export interface Target {
   status: 'PASS' | 'MISS' | 'n/a'
 }
 
+/** benchmark/call-cost.ts output: ns per call on the main thread, flow control out of the way. */
+export interface CallCost {
+  chunk: number
+  ok: boolean
+  rows: Array<{ label: string; nsPerCall: number; nsPerChunk: number }>
+}
+
 export interface Results {
   date: string
   command: string
@@ -49,6 +56,7 @@ export interface Results {
   workloads: Workload[]
   contenders: Array<{ id: string; label: string; transport: string }>
   runs: Array<RunResult & { rep: number; busyBefore?: number }>
+  callCost?: CallCost[]
   summary: Summary[]
   targets: Target[]
 }
@@ -186,6 +194,16 @@ export function renderWorkloadTables(r: Results): string {
   return parts.join('\n\n')
 }
 
+export function renderCallCost(r: Results): string {
+  const rows = (r.callCost ?? []).flatMap((c) => c.rows.map((x) => [x.label, `${x.nsPerCall}`, `${x.nsPerChunk}`]))
+  if (!rows.length) return ''
+  return `### Main-thread cost of one ProcessWriter call — \`benchmark/call-cost.ts\`
+
+bufferSize 2 GiB so flow control never pauses; the getter is the floor of any call into the binding.
+
+${table(['call', 'ns per call', 'ns per chunk'], rows)}`
+}
+
 export function renderTargets(targets: Target[]): string {
   return table(
     ['target', 'goal', 'measured', ''],
@@ -221,6 +239,8 @@ ${renderTargets(r.targets)}
 ## Results
 
 ${renderWorkloadTables(r)}
+
+${renderCallCost(r)}
 ${r.notes.length ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`
 }
 
