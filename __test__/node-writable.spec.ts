@@ -84,18 +84,20 @@ test('toWritable: a child that stops reading destroys the stream with code READE
 
 test('toWritable: an AbortSignal destroys the stream with an AbortError and aborts the writer', async (t) => {
   const ac = new AbortController()
-  const { child, stdin } = spawn('sh', ['-c', 'sleep 0.5; cat >/dev/null'])
+  const { child, stdin } = spawn('sleep', ['30'], { stdio: ['writer', 'ignore', 'inherit'] })
   const src = Readable.from(
     (function* () {
       for (;;) yield testData(65536, 9)
     })(),
   )
   const p = pipeline(src, toWritable(stdin!, { signal: ac.signal }))
-  setTimeout(() => ac.abort(), 50)
+  while (stdin!.stats().pauses === 0) await new Promise((r) => setTimeout(r, 5))
+  ac.abort()
   const err = await t.throwsAsync(p)
   t.is(err!.name, 'AbortError')
   const reason = await closed(stdin!)
   t.is(reason.code, 'ABORTED')
+  child.kill()
   await exitOf(child)
 })
 
@@ -158,26 +160,30 @@ test('toWebWritable: a child that stops reading rejects pipeTo with a Connection
 test('toWebWritable: signal aborts with an AbortError; stream.abort() aborts the writer', async (t) => {
   {
     const ac = new AbortController()
-    const { child, stdin } = spawn('sleep', ['0.3'], { stdio: ['writer', 'ignore', 'inherit'] })
+    const { child, stdin } = spawn('sleep', ['30'], { stdio: ['writer', 'ignore', 'inherit'] })
     const src = new ReadableStream<Uint8Array>({
       pull(c) {
         c.enqueue(testData(65536, 2))
       },
     })
     const p = src.pipeTo(toWebWritable(stdin!, { signal: ac.signal }))
-    setTimeout(() => ac.abort(), 30)
+    while (stdin!.stats().pauses === 0) await new Promise((r) => setTimeout(r, 5))
+    ac.abort()
     const err = await t.throwsAsync(p)
     t.is(err!.name, 'AbortError')
     t.is((await closed(stdin!)).code, 'ABORTED')
+    child.kill()
     await exitOf(child)
   }
   {
-    const { child, stdin } = spawn('sleep', ['0.3'], { stdio: ['writer', 'ignore', 'inherit'] })
+    const { child, stdin } = spawn('sleep', ['30'], { stdio: ['writer', 'ignore', 'inherit'] })
+    t.teardown(() => child.kill())
     const ws = toWebWritable(stdin!)
     const w = ws.getWriter()
     w.write(Buffer.from('x')).catch(() => {})
     await w.abort(new Error('changed my mind'))
     t.is((await closed(stdin!)).code, 'ABORTED')
+    child.kill()
     await exitOf(child)
   }
 })
