@@ -49,6 +49,14 @@ export interface ProcessWriterOptions {
   forceReadHack?: boolean
   /** Ask the kernel for a pipe of this many bytes (Linux `F_SETPIPE_SZ`); falls back silently. */
   pipeSize?: number
+  /**
+   * Linux pipes: write with `vmsplice`, mapping the chunks' memory into the pipe instead of
+   * copying it. Bytes then stay counted in `bufferedAmount` (and `bytesWritten` grows) only as
+   * the reader consumes them, so once `onDrain` fires or a push producer is resumed at
+   * `lowWaterMark`, the chunks written before may be reused. Until then a large chunk (32 KiB or
+   * more, queued by reference) must not be modified. Ignored for other fds and platforms.
+   */
+  zeroCopy?: boolean
   /** Called once, asynchronously, when the connection ends. */
   onConnectionLost?: (reason: ConnectionLostReason) => void
   /** Called when `bufferedAmount` falls to `lowWaterMark` after a `write` returned false. */
@@ -178,6 +186,14 @@ export declare class ProcessWriter {
    * for a push producer, until the next drain). Keeps the process alive until the close.
    */
   loseConnection(): void
+  /**
+   * Keep the process alive until the connection ends, even while the writer is idle (as
+   * Node's `handle.ref()`); use it while awaiting `onConnectionLost`. By default a writer
+   * holds the process only while busy: data buffered, or a close or abort on its way.
+   */
+  ref(): this
+  /** Undo `ref()`: an idle writer no longer keeps the process alive. */
+  unref(): this
   /** Same as `loseConnection()`: a pipe cannot be half-closed (Twisted's quirk Q9 is not kept). */
   loseWriteConnection(): void
   /** Drop whatever is buffered and close now (reason `ABORTED`, delivered asynchronously). */

@@ -8,57 +8,6 @@ interface Hook {
 
 const hooks = new WeakMap<object, Hook>()
 
-/*
- * Workaround for a native-core issue (reported): when a connection ends by abortConnection() or by
- * the reader going away while the writer is idle, the core marks the writer disconnected at once
- * but delivers onConnectionLost through a handle that does not keep the event loop alive. A
- * process that only awaits the reason could then exit with the promise unsettled. So, when the
- * loop is about to empty while closed() waits for a writer, keep it alive a little longer for
- * the delivery to arrive: up to 1 s when the writer is already disconnected, 50 ms otherwise
- * (the core's thread may not have seen the reader go yet). Open writers never keep the
- * process alive beyond that.
- */
-const awaiting = new Set<WeakRef<ProcessWriter>>()
-let beforeExitInstalled = false
-let graceTurns = 0
-const GRACE_TURNS = 200 // x 5 ms
-
-const SHORT_GRACE_TURNS = 10 // x 5 ms: for a loss the core's thread may not have seen yet
-
-function onBeforeExit() {
-  let disconnected = false
-  let any = false
-  for (const ref of awaiting) {
-    const w = ref.deref()
-    if (!w) {
-      awaiting.delete(ref)
-      continue
-    }
-    any = true
-    if (!w.connected) disconnected = true
-  }
-  const limit = disconnected ? GRACE_TURNS : any ? SHORT_GRACE_TURNS : 0
-  if (graceTurns < limit) {
-    graceTurns++
-    setTimeout(() => {}, 5)
-  } else {
-    graceTurns = 0
-  }
-}
-
-function trackDelivery(writer: ProcessWriter): () => void {
-  if (!beforeExitInstalled) {
-    beforeExitInstalled = true
-    process.on('beforeExit', onBeforeExit)
-  }
-  const ref = new WeakRef(writer)
-  awaiting.add(ref)
-  return () => {
-    awaiting.delete(ref)
-    graceTurns = 0
-  }
-}
-
 function findAccessor(obj: object, key: string): PropertyDescriptor | undefined {
   let o: object | null = Object.getPrototypeOf(obj)
   while (o && o !== Object.prototype) {
@@ -90,11 +39,12 @@ export function closed(writer: ProcessWriter): Promise<ConnectionLostReason> {
 
   let user: LostCallback = writer.onConnectionLost ?? null
   let done = false
-  const untrack = trackDelivery(writer)
+  // Someone awaits the end: keep the process alive until it is delivered (an idle writer
+  // does not hold the process by itself).
+  writer.ref()
   const internal = (reason: ConnectionLostReason) => {
     if (done) return
     done = true
-    untrack()
     resolve(reason)
     if (typeof user === 'function') user.call(writer, reason)
   }

@@ -4,6 +4,7 @@ import cjs from './index.js'
 
 export const {
   ProcessWriter,
+  COALESCE_BELOW,
   openPipe,
   closeFd,
   createPipe,

@@ -1,11 +1,14 @@
 /**
- * process-writer: Twisted's ProcessWriter for Node. Everything native (`ProcessWriter`,
- * `openPipe`, `closeFd`, the shared types) is re-exported as is; this module adds the Node layer.
+ * process-writer: Twisted's ProcessWriter for Node. Everything native (`openPipe`, `closeFd`, the
+ * shared types) is re-exported as is; `ProcessWriter` is the native class with the JS fast path
+ * for small writes (`./process-writer.ts`); this module adds the Node layer.
  */
-import { ProcessWriter, closeFd, openPipe } from '../index.js'
+import { closeFd, openPipe } from '../index.js'
 import type { ProcessWriterOptions } from '../index.js'
+import { ProcessWriter } from './process-writer.js'
 
 export * from '../index.js'
+export { ProcessWriter, COALESCE_BELOW } from './process-writer.js'
 export { closed } from './closed.js'
 export { AbortError, ConnectionLostError } from './errors.js'
 export { feed } from './feed.js'

@@ -1,7 +1,8 @@
 import * as child_process from 'node:child_process'
 import type { ChildProcess, IOType, SpawnOptions as NodeSpawnOptions } from 'node:child_process'
 import type { Stream } from 'node:stream'
-import { ProcessWriter, closeFd, openPipe } from '../index.js'
+import { closeFd, openPipe } from '../index.js'
+import { ProcessWriter } from './process-writer.js'
 import type { ProcessWriterOptions } from '../index.js'
 import { closed } from './closed.js'
 

@@ -61,6 +61,8 @@ impl Lost {
 pub enum Event {
   /// `bufferedAmount` fell to the low-water mark while a drain was wanted.
   Drain,
+  /// Everything accepted has been written (posted once per `arm_empty`).
+  Empty,
   /// Posted by the JS thread to itself: carry out a `loseConnection()` requested in an earlier
   /// turn (Twisted closes at a later reactor iteration, so writes made in the same turn after
   /// `loseConnection()` are still delivered, scenario 34).
@@ -98,6 +100,9 @@ pub struct Core {
   pub read_hack: ReadHack,
   /// The fd was blocking when we got it: put it back before closing (Twisted does).
   pub restore_blocking: bool,
+  /// Write with `vmsplice` (Linux pipes, opted in): the memory is kept until the reader
+  /// has consumed it.
+  pub zero_copy: bool,
   pub pipe_capacity: AtomicU64,
   pub state: AtomicU8,
   pub pending: Mutex<Pending>,
@@ -113,6 +118,8 @@ pub struct Core {
   pub low_water: AtomicU64,
   /// Someone on the JS side waits for the level to fall to the low-water mark.
   pub drain_armed: AtomicBool,
+  /// The JS side waits for the level to reach 0 (it keeps the process alive until then).
+  pub empty_armed: AtomicBool,
   /// A pull or paused push producer holds off the close of a disconnecting writer.
   pub close_blocked: AtomicBool,
   /// In the I/O thread's ready list.
@@ -131,6 +138,7 @@ pub struct CoreConfig {
   pub kind: FdKind,
   pub read_hack: ReadHack,
   pub restore_blocking: bool,
+  pub zero_copy: bool,
   pub pipe_capacity: u64,
   pub buffer_size: u64,
   pub low_water: u64,
@@ -147,6 +155,7 @@ impl Core {
       kind: cfg.kind,
       read_hack: cfg.read_hack,
       restore_blocking: cfg.restore_blocking,
+      zero_copy: cfg.zero_copy,
       pipe_capacity: AtomicU64::new(cfg.pipe_capacity),
       state: AtomicU8::new(OPEN),
       pending: Mutex::new(Pending::default()),
@@ -159,6 +168,7 @@ impl Core {
       buffer_size: AtomicU64::new(cfg.buffer_size),
       low_water: AtomicU64::new(cfg.low_water),
       drain_armed: AtomicBool::new(false),
+      empty_armed: AtomicBool::new(false),
       close_blocked: AtomicBool::new(false),
       scheduled: AtomicBool::new(false),
       blocked: AtomicBool::new(false),
@@ -254,11 +264,22 @@ impl Core {
     self.fire_drain_if_low();
   }
 
-  /// Post `Drain` if armed and the level is low (called by both threads).
+  /// Post `Drain` if armed and the level is low, `Empty` if armed and nothing is buffered
+  /// (called by both threads after the level changes or an arm).
   pub fn fire_drain_if_low(&self) {
-    if self.buffered() <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst) {
+    let level = self.buffered();
+    if level <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst) {
       self.post(Event::Drain);
     }
+    if level == 0 && self.empty_armed.swap(false, SeqCst) {
+      self.post(Event::Empty);
+    }
+  }
+
+  /// Ask for an `Empty` event once everything accepted is written.
+  pub fn arm_empty(&self) {
+    self.empty_armed.store(true, SeqCst);
+    self.fire_drain_if_low();
   }
 
   /// Queue an event for the JS thread and wake it (once per batch of events).

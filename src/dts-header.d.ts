@@ -49,6 +49,14 @@ export interface ProcessWriterOptions {
   forceReadHack?: boolean
   /** Ask the kernel for a pipe of this many bytes (Linux `F_SETPIPE_SZ`); falls back silently. */
   pipeSize?: number
+  /**
+   * Linux pipes: write with `vmsplice`, mapping the chunks' memory into the pipe instead of
+   * copying it. Bytes then stay counted in `bufferedAmount` (and `bytesWritten` grows) only as
+   * the reader consumes them, so once `onDrain` fires or a push producer is resumed at
+   * `lowWaterMark`, the chunks written before may be reused. Until then a large chunk (32 KiB or
+   * more, queued by reference) must not be modified. Ignored for other fds and platforms.
+   */
+  zeroCopy?: boolean
   /** Called once, asynchronously, when the connection ends. */
   onConnectionLost?: (reason: ConnectionLostReason) => void
   /** Called when `bufferedAmount` falls to `lowWaterMark` after a `write` returned false. */

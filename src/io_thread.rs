@@ -15,7 +15,7 @@
 //! SIGPIPE is blocked on this thread, the only one that writes, so a vanished reader gives
 //! `EPIPE` and never kills the host whatever its signal disposition.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -26,13 +26,15 @@ use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::core::{Core, Event, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
 use crate::flow::{when_empty, WhenEmpty};
-use crate::queue::{WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
+use crate::queue::{Chunk, WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
 use crate::read_hack::{reader_gone, Readiness};
 use crate::sys;
 
 const WAKE: Token = Token(0);
 /// Slabs kept per writer for reuse.
 const SPARE_SLABS: usize = 8;
+/// How often zero-copy writers look whether the reader consumed their memory.
+const ZERO_COPY_POLL: Duration = Duration::from_millis(1);
 
 /// What JS threads use to reach the I/O thread.
 struct Shared {
@@ -81,6 +83,43 @@ struct IoWriter {
   reader_gone: bool,
   /// An abort taken from `pending`, still to be carried out.
   abort: Option<(LostCode, bool)>,
+  /// Zero-copy: chunks fully spliced into the pipe, with the stream offset where each ends,
+  /// kept until the reader has read past it.
+  retained: VecDeque<(u64, Chunk)>,
+  /// Zero-copy: bytes spliced so far.
+  spliced: u64,
+  /// Zero-copy: drained and due to close (`DONE`) once the reader consumed what is retained.
+  close_when_consumed: bool,
+}
+
+impl IoWriter {
+  /// Zero-copy: count what the reader has consumed as written (`FIONREAD` tells what is
+  /// still unread) and free the chunks it has read past.
+  fn release_consumed(&mut self) {
+    let core = &self.core;
+    if self.spliced == core.written.load(SeqCst) {
+      return;
+    }
+    let fd = core.fd.load(SeqCst);
+    let Some(unread) = sys::pipe_unread(fd) else { return };
+    let consumed = self.spliced.saturating_sub(unread as u64);
+    while let Some((end, _)) = self.retained.front() {
+      if *end > consumed {
+        break;
+      }
+      let (_, chunk) = self.retained.pop_front().unwrap();
+      chunk.recycle(&mut self.spare, SPARE_SLABS);
+    }
+    if consumed > core.written.load(SeqCst) {
+      core.written.store(consumed, SeqCst);
+      core.fire_drain_if_low();
+    }
+  }
+
+  /// Zero-copy: bytes mapped into the pipe that the reader has not read yet.
+  fn awaiting_reader(&self) -> bool {
+    self.core.zero_copy && self.spliced > self.core.written.load(SeqCst)
+  }
 }
 
 struct IoThread {
@@ -114,7 +153,14 @@ impl IoThread {
         self.handle(core.token, Some(core), Readiness::default());
       }
       self.shared.sleeping.store(true, SeqCst);
-      let timeout = if self.shared.ready.lock().unwrap().is_empty() { None } else { Some(Duration::ZERO) };
+      let timeout = if !self.shared.ready.lock().unwrap().is_empty() {
+        Some(Duration::ZERO)
+      } else if self.writers.values().any(|w| w.awaiting_reader()) {
+        // Zero-copy memory waits for the reader; there is no event for "the reader read".
+        Some(ZERO_COPY_POLL)
+      } else {
+        None
+      };
       if let Err(e) = self.poll.poll(&mut events, timeout) {
         if e.kind() != io::ErrorKind::Interrupted {
           eprintln!("process-writer: poll failed: {e}");
@@ -134,6 +180,27 @@ impl IoThread {
         };
         self.handle(ev.token().0, None, r);
       }
+      self.release_zero_copy();
+    }
+  }
+
+  /// Zero-copy writers: free what the readers consumed; close those that wait for it.
+  fn release_zero_copy(&mut self) {
+    let mut closed = Vec::new();
+    for (token, w) in self.writers.iter_mut() {
+      if !w.awaiting_reader() && !w.close_when_consumed {
+        continue;
+      }
+      w.release_consumed();
+      if w.close_when_consumed && !w.awaiting_reader() {
+        w.close_when_consumed = false;
+        if Self::process(&self.poll, w, &mut self.iov) {
+          closed.push(*token);
+        }
+      }
+    }
+    for token in closed {
+      self.writers.remove(&token);
     }
   }
 
@@ -169,6 +236,9 @@ impl IoThread {
       always_ready: false,
       reader_gone: false,
       abort: None,
+      retained: VecDeque::new(),
+      spliced: 0,
+      close_when_consumed: false,
     };
     if fd >= 0 {
       match poll.registry().register(&mut SourceFd(&fd), Token(w.core.token), Interest::WRITABLE) {
@@ -235,6 +305,12 @@ impl IoThread {
         continue;
       }
       match when_empty(true, core.close_blocked.load(SeqCst)) {
+        WhenEmpty::Close if w.awaiting_reader() => {
+          // Zero-copy: closing now would let the reader see EOF while our memory is still
+          // mapped in the pipe; close once it has read everything (checked on a timer).
+          w.close_when_consumed = true;
+          return false;
+        }
         WhenEmpty::Close => {
           core.state.store(CLOSING, SeqCst);
           drop(p);
@@ -280,9 +356,25 @@ impl IoThread {
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
       w.inflight.io_slices(iov_ref, MAX_IOVECS, MAX_BATCH_BYTES);
-      let res = sys::write_vectored(fd, iov_ref);
+      let res = if core.zero_copy { sys::vmsplice(fd, iov_ref) } else { sys::write_vectored(fd, iov_ref) };
       iov.clear();
       match res {
+        Ok(n) if core.zero_copy => {
+          let start = w.spliced;
+          w.spliced += n as u64;
+          let mut end = start;
+          let retained = &mut w.retained;
+          let mut first = true;
+          let head_done_before = w.inflight.started_bytes();
+          w.inflight.consume_with(n, &mut |c| {
+            end += (c.bytes().len() - if first { head_done_before } else { 0 }) as u64;
+            first = false;
+            retained.push_back((end, c));
+          });
+          // `written` advances as the reader consumes (so a drain means "reusable").
+          core.syscalls.fetch_add(1, SeqCst);
+          w.release_consumed();
+        }
         Ok(n) => {
           w.inflight.consume(n, &mut w.spare, SPARE_SLABS);
           core.written.fetch_add(n as u64, SeqCst);
@@ -302,12 +394,30 @@ impl IoThread {
   /// Close the writer: drop what is unwritten, deregister, restore blocking mode, close the
   /// fd once, and tell JS (unless `notify` is false: env teardown, nobody to tell).
   fn close(poll: &Poll, w: &mut IoWriter, code: LostCode, errno: Option<i32>, notify: bool) {
-    let core = &w.core;
+    let core = w.core.clone();
+    // Zero-copy memory still mapped in the pipe must outlive any reader that may read it:
+    // after a reader-gone loss the pipe is freed by our close; otherwise it is leaked (at
+    // most one pipe's capacity), never reused.
+    let mut mapped: Vec<Chunk> = Vec::new();
+    let inflight_len = w.inflight.len();
+    if core.zero_copy {
+      w.release_consumed();
+      mapped.extend(w.inflight.take_started_head());
+      mapped.extend(w.retained.drain(..).map(|(_, c)| c));
+      // Mapped but unread: delivered if a reader is there, lost if it is gone.
+      let unread = w.spliced.saturating_sub(core.written.load(SeqCst));
+      if code == LostCode::ReaderClosed {
+        core.unwritten.fetch_add(unread, SeqCst);
+      } else {
+        core.written.fetch_add(unread, SeqCst);
+      }
+    }
     let discarded = {
       let mut p = core.pending.lock().unwrap();
       core.state.store(CLOSED, SeqCst);
       p.abort = None;
-      p.queue.clear() + w.inflight.clear()
+      w.inflight.clear();
+      p.queue.clear() + inflight_len
     };
     core.unwritten.fetch_add(discarded as u64, SeqCst);
     let fd = core.fd.swap(-1, SeqCst);
@@ -323,6 +433,11 @@ impl IoThread {
     }
     if errno == Some(libc::EPIPE) {
       sys::discard_pending_sigpipe();
+    }
+    if code != LostCode::ReaderClosed {
+      for chunk in mapped {
+        std::mem::forget(chunk);
+      }
     }
     if notify {
       core.post(Event::Lost(Lost {

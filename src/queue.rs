@@ -57,6 +57,15 @@ impl Chunk {
       Data::Shared(s) => s.bytes(),
     }
   }
+
+  /// Done with: a slab goes back to `spare` (up to `keep` of them), anything else is dropped.
+  pub fn recycle(self, spare: &mut Vec<Vec<u8>>, keep: usize) {
+    if let Chunk { data: Data::Owned(v), slab: true } = self {
+      if spare.len() < keep {
+        spare.push(v);
+      }
+    }
+  }
 }
 
 /// FIFO of byte chunks with a read offset into the first one.
@@ -81,6 +90,11 @@ impl WriteQueue {
 
   pub fn is_empty(&self) -> bool {
     self.len == 0
+  }
+
+  /// Bytes of the first chunk already written.
+  pub fn started_bytes(&self) -> usize {
+    self.head_offset
   }
 
   /// Number of chunks (iovecs a full flush would need).
@@ -167,7 +181,13 @@ impl WriteQueue {
 
   /// The kernel took `n` bytes from the front. Fully written slabs are handed to `spare` for
   /// reuse (at most `keep_spare` are kept).
-  pub fn consume(&mut self, mut n: usize, spare: &mut Vec<Vec<u8>>, keep_spare: usize) {
+  pub fn consume(&mut self, n: usize, spare: &mut Vec<Vec<u8>>, keep_spare: usize) {
+    self.consume_with(n, &mut |c| c.recycle(spare, keep_spare));
+  }
+
+  /// The kernel took `n` bytes from the front; every chunk fully taken is passed to `done`
+  /// (zero-copy writes keep them until the reader has consumed them).
+  pub fn consume_with(&mut self, mut n: usize, done: &mut dyn FnMut(Chunk)) {
     assert!(n <= self.len, "consumed more than queued");
     self.len -= n;
     while n > 0 {
@@ -179,16 +199,24 @@ impl WriteQueue {
       }
       n -= left;
       self.head_offset = 0;
-      if let Some(Chunk { data: Data::Owned(v), slab: true }) = self.chunks.pop_front() {
-        if spare.len() < keep_spare {
-          spare.push(v);
-        }
-      }
+      done(self.chunks.pop_front().unwrap());
     }
     // Skip empty chunks at the front so `is_empty` and the chunk list agree.
     while self.len == 0 && !self.chunks.is_empty() {
       self.chunks.pop_front();
     }
+  }
+
+  /// The first chunk, if part of it was already written (its memory may still be referenced
+  /// by the kernel after a zero-copy write). The rest of the queue is left as it is.
+  pub fn take_started_head(&mut self) -> Option<Chunk> {
+    if self.head_offset == 0 {
+      return None;
+    }
+    let head = self.chunks.pop_front()?;
+    self.len -= head.bytes().len() - self.head_offset;
+    self.head_offset = 0;
+    Some(head)
   }
 
   /// Drop everything; returns how many unwritten bytes were discarded.
@@ -381,6 +409,21 @@ mod tests {
     q.push_shared(Box::new(Counted(vec![1; 10], drops.clone())));
     q.clear();
     assert_eq!(drops.load(Ordering::SeqCst), 2, "dropped when cleared");
+  }
+
+  #[test]
+  fn consume_with_hands_over_finished_chunks() {
+    let mut q = WriteQueue::new();
+    let mut spare = Vec::new();
+    q.push_copy(&[1u8; 40_000], &mut spare);
+    q.push_copy(&[2u8; 40_000], &mut spare);
+    let mut done = Vec::new();
+    q.consume_with(50_000, &mut |c| done.push(c.bytes().len()));
+    assert_eq!(done, vec![40_000]);
+    let head = q.take_started_head().expect("the second chunk was started");
+    assert_eq!(head.bytes().len(), 40_000);
+    assert!(q.is_empty());
+    assert!(q.take_started_head().is_none());
   }
 
   #[test]

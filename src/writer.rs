@@ -65,7 +65,12 @@ pub struct JsSide {
   tsfn: Cell<sys::napi_threadsafe_function>,
   /// The pointer handed to the env cleanup hook (null once the hook is gone).
   hook_arg: Cell<*const JsSide>,
+  /// The thread-safe function is ref'd: the process stays alive while this writer is busy
+  /// (data buffered, a close or an abort on its way), so no write and no `onConnectionLost`
+  /// is lost to a natural exit. An idle writer does not hold the process.
   refed: Cell<bool>,
+  /// `ref()` was called: hold the process until the connection ends, busy or not.
+  user_ref: Cell<bool>,
   /// `loseConnection()` was called; it is handed to the I/O thread in a later turn.
   lose_requested: Cell<bool>,
 }
@@ -100,6 +105,21 @@ impl JsSide {
     }
   }
 
+  /// Keep the process alive (until `unhold`, or the end of the connection).
+  fn hold(&self, env: js::Env) {
+    let tsfn = self.tsfn.get();
+    if !tsfn.is_null() && !self.refed.replace(true) {
+      unsafe { sys::napi_ref_threadsafe_function(env, tsfn) };
+    }
+  }
+
+  fn unhold(&self, env: js::Env) {
+    let tsfn = self.tsfn.get();
+    if !tsfn.is_null() && self.refed.replace(false) {
+      unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
+    }
+  }
+
   fn update_close_blocked(&self) {
     self.core.close_blocked.store(flow::close_blocked(self.producer_kind()), SeqCst);
   }
@@ -117,6 +137,7 @@ impl JsSide {
   /// A producer or callback threw: keep the error as `cause` and abort.
   fn fail(&self, env: js::Env, exception: js::Value) {
     if self.core.abort(LostCode::ProducerError, true) {
+      self.hold(env);
       if let Some(old) = self.cause.replace(Some(JsRef::new(env, exception))) {
         old.delete(env);
       }
@@ -144,6 +165,10 @@ impl JsSide {
     let Some(level) = core.enqueue(total as u64, fill) else {
       return false;
     };
+    if !self.refed.get() {
+      self.hold(env);
+      core.arm_empty();
+    }
     let producer = self.producer_kind();
     let d = flow::after_write(level, core.buffer_size.load(SeqCst), producer);
     if !d.ok && !self.need_drain.replace(true) {
@@ -168,6 +193,17 @@ impl JsSide {
     for ev in self.core.take_events() {
       match ev {
         Event::Drain => self.on_drain_event(env),
+        Event::Empty => {
+          if self.lose_requested.get() || !self.core.accepting() {
+            // Held until the connection ends.
+          } else if self.core.buffered() == 0 {
+            if !self.user_ref.get() {
+              self.unhold(env);
+            }
+          } else {
+            self.core.arm_empty();
+          }
+        }
         Event::CommitLoseConnection => {
           if self.core.lose_connection() && self.producer_kind() == Producer::Pull {
             self.core.arm_drain();
@@ -197,9 +233,11 @@ impl JsSide {
     }
     self.end_backpressure();
     if d.resume_push {
+      // The close stays blocked while the producer runs, so that what it writes from
+      // `resumeProducing` is queued before a disconnecting writer may close.
       self.paused.set(false);
-      self.update_close_blocked();
       self.call_producer(env, "resumeProducing");
+      self.update_close_blocked();
     } else if d.resume_pull {
       self.call_producer(env, "resumeProducing");
     }
@@ -317,6 +355,7 @@ struct Options {
   low_water: f64,
   force_read_hack: bool,
   pipe_size: Option<usize>,
+  zero_copy: bool,
   on_lost: js::Value,
   on_drain: js::Value,
 }
@@ -344,6 +383,7 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
     low_water: 0.0,
     force_read_hack: false,
     pipe_size: None,
+    zero_copy: false,
     on_lost: ptr::null_mut(),
     on_drain: ptr::null_mut(),
   };
@@ -365,6 +405,8 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
   let force = js::get_named(env, v, "forceReadHack");
   o.force_read_hack = !js::is_nullish(env, force) && js::get_bool(env, force);
   o.pipe_size = whole_number(env, js::get_named(env, v, "pipeSize"), "pipeSize", i32::MAX as f64)?.map(|n| n as usize);
+  let zero_copy = js::get_named(env, v, "zeroCopy");
+  o.zero_copy = !js::is_nullish(env, zero_copy) && js::get_bool(env, zero_copy);
   o.on_lost = js::get_named(env, v, "onConnectionLost");
   o.on_drain = js::get_named(env, v, "onDrain");
   Ok(o)
@@ -440,6 +482,7 @@ impl ProcessWriter {
       kind,
       read_hack,
       restore_blocking: !was_nonblocking,
+      zero_copy: opts.zero_copy && kind == FdKind::Pipe && os::ZERO_COPY_SUPPORTED,
       pipe_capacity: capacity.unwrap_or(0),
       buffer_size,
       low_water,
@@ -460,6 +503,7 @@ impl ProcessWriter {
       tsfn: Cell::new(ptr::null_mut()),
       hook_arg: Cell::new(ptr::null()),
       refed: Cell::new(false),
+      user_ref: Cell::new(false),
       lose_requested: Cell::new(false),
     });
     side.set_callback(e, &side.on_lost, opts.on_lost, "onConnectionLost")?;
@@ -664,11 +708,30 @@ impl ProcessWriter {
       return;
     }
     side.lose_requested.set(true);
-    let tsfn = side.tsfn.get();
-    if !tsfn.is_null() && !side.refed.replace(true) {
-      unsafe { sys::napi_ref_threadsafe_function(env.raw(), tsfn) };
-    }
+    side.hold(env.raw());
     side.core.post(Event::CommitLoseConnection);
+  }
+
+  /// Keep the process alive until the connection ends, even while the writer is idle (as
+  /// Node's `handle.ref()`); use it while awaiting `onConnectionLost`. By default a writer
+  /// holds the process only while busy: data buffered, or a close or abort on its way.
+  #[napi(js_name = "ref")]
+  pub fn ref_(&self, env: Env) -> &Self {
+    if self.side.core.accepting() || self.side.reason.get().is_none() {
+      self.side.user_ref.set(true);
+      self.side.hold(env.raw());
+    }
+    self
+  }
+
+  /// Undo `ref()`: an idle writer no longer keeps the process alive.
+  #[napi]
+  pub fn unref(&self, env: Env) -> &Self {
+    self.side.user_ref.set(false);
+    if self.side.core.accepting() && !self.side.lose_requested.get() && self.side.core.buffered() == 0 {
+      self.side.unhold(env.raw());
+    }
+    self
   }
 
   /// Same as `loseConnection()`: a pipe cannot be half-closed (Twisted's quirk Q9 is not kept).
@@ -679,8 +742,10 @@ impl ProcessWriter {
 
   /// Drop whatever is buffered and close now (reason `ABORTED`, delivered asynchronously).
   #[napi]
-  pub fn abort_connection(&self) {
-    self.side.core.abort(LostCode::Aborted, true);
+  pub fn abort_connection(&self, env: Env) {
+    if self.side.core.abort(LostCode::Aborted, true) {
+      self.side.hold(env.raw());
+    }
   }
 
   /// Register a producer. Push (`streaming: true`): paused when the buffer goes over

@@ -65,3 +65,23 @@ pub fn discard_pending_sigpipe() {
 
 /// Per-fd SIGPIPE suppression is not needed on Linux (the I/O thread blocks the signal).
 pub fn suppress_sigpipe(_fd: RawFd) {}
+
+/// Zero-copy write: map the pages of `bufs` into the pipe (`vmsplice`, non-blocking). The
+/// memory must stay unchanged until the reader has consumed it (see [`pipe_unread`]).
+pub fn vmsplice(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+  let ret = unsafe { libc::vmsplice(fd, bufs.as_ptr().cast(), bufs.len(), libc::SPLICE_F_NONBLOCK) };
+  if ret < 0 {
+    Err(io::Error::last_os_error())
+  } else {
+    Ok(ret as usize)
+  }
+}
+
+/// Bytes sitting in the pipe, not yet read (`FIONREAD`, which Linux answers on either end).
+pub fn pipe_unread(fd: RawFd) -> Option<usize> {
+  let mut n: libc::c_int = 0;
+  (unsafe { libc::ioctl(fd, libc::FIONREAD, &mut n) } == 0).then_some(n as usize)
+}
+
+/// `vmsplice` exists here.
+pub const ZERO_COPY_SUPPORTED: bool = true;

@@ -48,3 +48,14 @@ pub fn suppress_sigpipe(fd: RawFd) {
   #[cfg(not(target_os = "macos"))]
   let _ = fd;
 }
+
+/// No `vmsplice` outside Linux: the zero-copy option is ignored there.
+pub fn vmsplice(_fd: RawFd, _bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
+  Err(io::Error::from(io::ErrorKind::Unsupported))
+}
+
+pub fn pipe_unread(_fd: RawFd) -> Option<usize> {
+  None
+}
+
+pub const ZERO_COPY_SUPPORTED: bool = false;
