@@ -24,6 +24,8 @@ export interface SpawnOptions extends Omit<NodeSpawnOptions, 'stdio'> {
   lowWaterMark?: number
   /** See `ProcessWriterOptions.forceReadHack`. */
   forceReadHack?: boolean
+  /** See `ProcessWriterOptions.zeroCopy` (Linux pipes: `vmsplice`). */
+  zeroCopy?: boolean
   /**
    * Passed to Node's `spawn` (which kills the child with `killSignal` on abort, as usual), and
    * every writer is aborted (`abortConnection()`) when it fires.
@@ -74,7 +76,7 @@ export function spawn(
   } else if (argsOrOptions != null) {
     options = argsOrOptions as SpawnOptions
   }
-  const { pipeSize, bufferSize, lowWaterMark, forceReadHack, stdio, ...nodeOptions } = options
+  const { pipeSize, bufferSize, lowWaterMark, forceReadHack, zeroCopy, stdio, ...nodeOptions } = options
   const entries = normalizeStdio(stdio)
 
   const writers: Record<number, ProcessWriter> = {}
@@ -95,6 +97,7 @@ export function spawn(
         if (bufferSize !== undefined) wopts.bufferSize = bufferSize
         if (lowWaterMark !== undefined) wopts.lowWaterMark = lowWaterMark
         if (forceReadHack !== undefined) wopts.forceReadHack = forceReadHack
+        if (zeroCopy !== undefined) wopts.zeroCopy = zeroCopy
         writer = new ProcessWriter(fds.writeFd, wopts)
       } catch (err) {
         try {

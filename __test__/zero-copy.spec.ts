@@ -1,0 +1,109 @@
+// The zeroCopy option (vmsplice on Linux pipes) and pipe sizing, against real children.
+import test from 'ava'
+import { createHash } from 'node:crypto'
+import { closeFd, closed, createPipe, openPipe, spawn } from '../lib/index.js'
+
+function collect(stream: NodeJS.ReadableStream | null): Promise<Buffer> {
+  const chunks: Buffer[] = []
+  stream!.on('data', (d: Buffer) => chunks.push(d))
+  return new Promise((resolve) => stream!.on('end', () => resolve(Buffer.concat(chunks))))
+}
+
+// The caller owns two buffers and refills them as soon as the writer says it may (a drain at
+// lowWaterMark 0): with zero-copy that means the child has read them. If the writer let the
+// caller reuse memory still mapped in the pipe, the child's hash would differ from ours.
+for (const size of [1 << 20, 64 << 10, 100 << 10]) {
+  test(`zero-copy: integrity while the caller reuses its buffers (${size} B chunks)`, async (t) => {
+    const { child, stdin } = spawn('sha256sum', [], {
+      stdio: ['writer', 'pipe', 'inherit'],
+      pipeSize: 1 << 20,
+      zeroCopy: true,
+      bufferSize: size,
+    })
+    const out = collect(child.stdout)
+    const w = stdin!
+    const bufs = [Buffer.alloc(size), Buffer.alloc(size)]
+    const hash = createHash('sha256')
+    const total = 64 << 20
+    let sent = 0
+    let n = 0
+    await new Promise<void>((resolve) => {
+      w.onDrain = pump
+      function pump() {
+        while (sent < total) {
+          const b = bufs[n % 2]
+          b.fill(n & 255)
+          b.writeUInt32LE(n, 0)
+          n++
+          hash.update(b)
+          sent += b.length
+          if (!w.write(b)) return
+        }
+        resolve()
+      }
+      pump()
+    })
+    // Small writes (copied into the writer's own slabs) mixed in at the end.
+    for (let i = 0; i < 1000; i++) {
+      const small = Buffer.from(`line ${i}\n`)
+      hash.update(small)
+      w.write(small)
+    }
+    w.loseConnection()
+    const reason = await closed(w)
+    t.is(reason.code, 'DONE')
+    t.is(reason.bytesUnwritten, 0)
+    t.is((await out).toString().split(' ')[0], hash.digest('hex'))
+    t.true(w.stats().syscalls > 0)
+  })
+}
+
+test('zero-copy: a reader that closes early is reported, nothing crashes', async (t) => {
+  const { child, stdin } = spawn('head', ['-c', '10'], { stdio: ['writer', 'ignore', 'inherit'], zeroCopy: true })
+  const w = stdin!
+  const big = Buffer.alloc(8 << 20, 1)
+  w.write(big)
+  const reason = await closed(w)
+  t.is(reason.code, 'READER_CLOSED')
+  t.false(reason.clean)
+  t.is(reason.bytesWritten + reason.bytesUnwritten, big.length)
+  await new Promise((r) => child.on('close', r))
+})
+
+test('zero-copy: bytesWritten counts what the reader consumed, all of it at DONE', async (t) => {
+  const { child, stdin } = spawn('cat', [], { stdio: ['writer', 'ignore', 'inherit'], zeroCopy: true })
+  stdin!.write(Buffer.alloc(100_000, 2))
+  stdin!.loseConnection()
+  t.is((await closed(stdin!)).bytesWritten, 100_000)
+  await new Promise((r) => child.on('close', r))
+})
+
+test.serial('pipeSize: capacity is reported, and one process keeps at most 16 MiB of enlargement', (t) => {
+  const fds: number[] = []
+  const caps: number[] = []
+  for (let i = 0; i < 20; i++) {
+    const p = openPipe(1 << 20)
+    fds.push(p.readFd, p.writeFd)
+    caps.push(p.capacity)
+  }
+  const extra = caps.reduce((s, c) => s + (c - 65536), 0)
+  t.is(caps[0], 1 << 20)
+  t.true(extra <= 16 << 20, `enlargement ${extra}`)
+  t.is(caps[caps.length - 1], 65536, 'past the budget a pipe keeps the default size')
+  for (const fd of fds) closeFd(fd)
+  // Closing gives the budget back.
+  const again = openPipe(1 << 20)
+  t.is(again.capacity, 1 << 20)
+  closeFd(again.readFd)
+  closeFd(again.writeFd)
+})
+
+test.serial('pipeSize on a writer: stats().pipeCapacity shows what was obtained; closing returns it', async (t) => {
+  const { readFd, writer, capacity } = createPipe({ pipeSize: 512 << 10 })
+  t.is(capacity, 512 << 10)
+  t.is(writer.stats().pipeCapacity, 512 << 10)
+  t.is(writer.stats().transport, 'pipe')
+  writer.abortConnection()
+  await closed(writer)
+  closeFd(readFd)
+})
