@@ -26,7 +26,12 @@ const expected: Record<string, (out: string) => boolean | RegExpMatchArray | nul
   'progress.mjs': (o) => o === 'done: 4194304 bytes in more than 250 ms\nDONE several reports\n',
   'require.cjs': (o) => o === 'true DONE wc -c: 12 exit 0\n',
   'create-pipe.mjs': (o) => o === 'xxxxx\nREADER_CLOSED; same reason: true\n',
+  'push-producer.mjs': (o) => o === 'DONE: wc -c counted 8800000 bytes\n',
+  'pull-producer.mjs': (o) => o === 'DONE: 6553600 bytes, sha256 matches\n',
 }
+
+/** Examples shown in README.md rather than docs/node-api.md. */
+const inReadme = ['push-producer.mjs', 'pull-producer.mjs']
 
 for (const [file, check] of Object.entries(expected)) {
   test(`examples/${file} runs as documented`, async (t) => {
@@ -37,10 +42,15 @@ for (const [file, check] of Object.entries(expected)) {
   })
 }
 
-test('docs/node-api.md shows every example verbatim, and every example file is tested', (t) => {
+test('README.md and docs/node-api.md show every example verbatim, and every example file is tested', (t) => {
   const doc = readFileSync(join(ROOT, 'docs', 'node-api.md'), 'utf8')
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8')
   for (const file of Object.keys(expected)) {
     const code = readFileSync(join(ROOT, 'examples', file), 'utf8').trimEnd()
+    if (inReadme.includes(file)) {
+      t.true(readme.includes(`\`examples/${file}\`:\n\n\`\`\`js\n${code}\n\`\`\``), `${file} is in the README as written`)
+      continue
+    }
     t.true(doc.includes(`\`examples/${file}\`:\n\n\`\`\`js\n${code}\n\`\`\``), `${file} is in the doc as written`)
   }
   const files = readdirSync(join(ROOT, 'examples')).filter((f) => /\.(mjs|cjs)$/.test(f))
