@@ -237,3 +237,10 @@ export declare function closeFd(fd: number): void
  * `/proc/sys/fs/pipe-max-size` and to the process's enlargement budget, see `pipe_budget`).
  */
 export declare function openPipe(pipeSize?: number | undefined | null): PipeFds
+
+/**
+ * Create a connected `AF_UNIX` socketpair (the transport Node's own `child.stdin` uses), both
+ * ends `O_CLOEXEC`: `readFd` is the child's end, `writeFd` the one to give a `ProcessWriter`.
+ * For users who want Node's transport; `pipeSize` and `zeroCopy` do not apply to it.
+ */
+export declare function openSocketpair(): PipeFds

@@ -839,3 +839,4 @@ module.exports.ProcessWriter = nativeBinding.ProcessWriter
 module.exports._setSigpipeDefault = nativeBinding._setSigpipeDefault
 module.exports.closeFd = nativeBinding.closeFd
 module.exports.openPipe = nativeBinding.openPipe
+module.exports.openSocketpair = nativeBinding.openSocketpair

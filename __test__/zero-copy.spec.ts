@@ -107,3 +107,27 @@ test.serial('pipeSize on a writer: stats().pipeCapacity shows what was obtained;
   await closed(writer)
   closeFd(readFd)
 })
+
+test('transport socketpair: Node\'s transport, fed and closed like a pipe; a child that leaves is seen', async (t) => {
+  const data = Buffer.alloc(3 << 20, 9)
+  const { child, stdin } = spawn('sha256sum', [], { stdio: ['writer', 'pipe', 'inherit'], transport: 'socketpair' })
+  const out = collect(child.stdout)
+  t.is(stdin!.stats().transport, 'socket')
+  t.true(stdin!.enableReadHack)
+  stdin!.write(data)
+  stdin!.loseConnection()
+  t.is((await closed(stdin!)).code, 'DONE')
+  t.is((await out).toString().split(' ')[0], createHash('sha256').update(data).digest('hex'))
+
+  const early = spawn('head', ['-c', '10'], { stdio: ['writer', 'ignore', 'inherit'], transport: 'socketpair' })
+  early.stdin!.write(Buffer.alloc(8 << 20))
+  const reason = await closed(early.stdin!)
+  t.is(reason.code, 'READER_CLOSED')
+  t.is(reason.bytesWritten + reason.bytesUnwritten, 8 << 20)
+
+  const idle = spawn('sh', ['-c', 'exec 0<&-; sleep 2'], { stdio: ['writer', 'ignore', 'inherit'], transport: 'socketpair' })
+  const idleReason = await closed(idle.stdin!)
+  t.is(idleReason.code, 'READER_CLOSED')
+  t.true(idleReason.clean)
+  idle.child.kill()
+})

@@ -6,6 +6,7 @@ export const {
   ProcessWriter,
   COALESCE_BELOW,
   openPipe,
+  openSocketpair,
   closeFd,
   createPipe,
   spawn,

@@ -3,7 +3,7 @@
  * shared types) is re-exported as is; `ProcessWriter` is the native class with the JS fast path
  * for small writes (`./process-writer.ts`); this module adds the Node layer.
  */
-import { closeFd, openPipe } from '../index.js'
+import { closeFd, openPipe, openSocketpair } from '../index.js'
 import type { ProcessWriterOptions } from '../index.js'
 import { ProcessWriter } from './process-writer.js'
 
@@ -35,10 +35,11 @@ export interface CreatePipeResult {
  * the child, then close it in the parent with `closeFd(readFd)`, or the writer never sees the
  * child go away.
  */
-export function createPipe(options: ProcessWriterOptions = {}): CreatePipeResult {
-  const { readFd, writeFd, capacity } = openPipe(options.pipeSize)
+export function createPipe(options: ProcessWriterOptions & { transport?: 'pipe' | 'socketpair' } = {}): CreatePipeResult {
+  const { transport, ...writerOptions } = options
+  const { readFd, writeFd, capacity } = transport === 'socketpair' ? openSocketpair() : openPipe(options.pipeSize)
   try {
-    return { readFd, writer: new ProcessWriter(writeFd, options), capacity }
+    return { readFd, writer: new ProcessWriter(writeFd, writerOptions), capacity }
   } catch (err) {
     for (const fd of [readFd, writeFd]) {
       try {

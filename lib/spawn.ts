@@ -1,7 +1,7 @@
 import * as child_process from 'node:child_process'
 import type { ChildProcess, IOType, SpawnOptions as NodeSpawnOptions } from 'node:child_process'
 import type { Stream } from 'node:stream'
-import { closeFd, openPipe } from '../index.js'
+import { closeFd, openPipe, openSocketpair } from '../index.js'
 import { ProcessWriter } from './process-writer.js'
 import type { ProcessWriterOptions } from '../index.js'
 import { closed } from './closed.js'
@@ -26,6 +26,11 @@ export interface SpawnOptions extends Omit<NodeSpawnOptions, 'stdio'> {
   forceReadHack?: boolean
   /** See `ProcessWriterOptions.zeroCopy` (Linux pipes: `vmsplice`). */
   zeroCopy?: boolean
+  /**
+   * `'pipe'` (default): a real pipe. `'socketpair'`: an `AF_UNIX` socketpair, the transport Node's
+   * own `child.stdin` uses (no `pipeSize` or `zeroCopy` then).
+   */
+  transport?: 'pipe' | 'socketpair'
   /**
    * Passed to Node's `spawn` (which kills the child with `killSignal` on abort, as usual), and
    * every writer is aborted (`abortConnection()`) when it fires.
@@ -76,7 +81,7 @@ export function spawn(
   } else if (argsOrOptions != null) {
     options = argsOrOptions as SpawnOptions
   }
-  const { pipeSize, bufferSize, lowWaterMark, forceReadHack, zeroCopy, stdio, ...nodeOptions } = options
+  const { pipeSize, bufferSize, lowWaterMark, forceReadHack, zeroCopy, transport, stdio, ...nodeOptions } = options
   const entries = normalizeStdio(stdio)
 
   const writers: Record<number, ProcessWriter> = {}
@@ -88,7 +93,7 @@ export function spawn(
   try {
     for (let i = 0; i < entries.length; i++) {
       if (entries[i] !== 'writer') continue
-      const fds = openPipe(pipeSize)
+      const fds = transport === 'socketpair' ? openSocketpair() : openPipe(pipeSize)
       readFds.push(fds.readFd)
       entries[i] = fds.readFd
       let writer: ProcessWriter

@@ -48,6 +48,23 @@ pub fn open_pipe(env: &Env, pipe_size: Option<u32>) -> Result<Unknown<'_>> {
   unsafe { Unknown::from_napi_value(e, o) }
 }
 
+/// Create a connected `AF_UNIX` socketpair (the transport Node's own `child.stdin` uses), both
+/// ends `O_CLOEXEC`: `readFd` is the child's end, `writeFd` the one to give a `ProcessWriter`.
+/// For users who want Node's transport; `pipeSize` and `zeroCopy` do not apply to it.
+#[napi(ts_return_type = "PipeFds")]
+pub fn open_socketpair(env: &Env) -> Result<Unknown<'_>> {
+  let e = env.raw();
+  let (r, w) = sys::socketpair_cloexec().map_err(|err| {
+    let code = err.raw_os_error().map(sys::errno_name).unwrap_or_else(|| "EIO".into());
+    js::throw(e, js::ErrorClass::Error, &code, &format!("socketpair() failed: {err}"))
+  })?;
+  let o = js::object(e);
+  js::set_named(e, o, "readFd", js::number(e, r as f64));
+  js::set_named(e, o, "writeFd", js::number(e, w as f64));
+  js::set_named(e, o, "capacity", js::number(e, 0.0));
+  unsafe { Unknown::from_napi_value(e, o) }
+}
+
 /// Close an fd this process owns (for example a pipe's read end after `spawn`). Throws with
 /// the errno name as `code` (`EBADF` for an fd that is not open).
 #[napi]

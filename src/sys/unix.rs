@@ -105,3 +105,24 @@ pub fn errno_name(errno: i32) -> String {
   };
   name.to_string()
 }
+
+/// A connected `AF_UNIX` stream socketpair (Node's transport for child stdio), both ends
+/// close-on-exec. Returns (the child's end, ours); the child's end is shut for writing and ours
+/// for reading, so it behaves as a one-way channel like a pipe.
+pub fn socketpair_cloexec() -> io::Result<(RawFd, RawFd)> {
+  let mut fds = [0 as libc::c_int; 2];
+  #[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+  cvt(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0, fds.as_mut_ptr()) })?;
+  #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+  {
+    cvt(unsafe { libc::socketpair(libc::AF_UNIX, libc::SOCK_STREAM, 0, fds.as_mut_ptr()) })?;
+    for fd in fds {
+      unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+  }
+  unsafe {
+    libc::shutdown(fds[0], libc::SHUT_WR);
+    libc::shutdown(fds[1], libc::SHUT_RD);
+  }
+  Ok((fds[0], fds[1]))
+}
