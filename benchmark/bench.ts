@@ -376,7 +376,7 @@ async function main() {
   if (placement) console.log(`placement probe: ${placement}`)
 
   const runs: Array<RunResult & { rep: number; busyBefore?: number }> = []
-  let quietBudgetMs = 180_000 // waiting for quiet, over the whole session
+  let quietBudgetMs = 120_000 // waiting for quiet, over the whole session
   for (const w of workloads) {
     const cs = contenders.filter((c) => c.workloads.includes(w.kind))
     if (!cs.length) continue
@@ -424,7 +424,7 @@ async function main() {
   const noisy = runs.filter((r) => (r.busyBefore ?? 0) >= QUIET).length
   if (noisy) {
     notes.push(
-      `${noisy} of ${runs.length} runs started while other processes kept ≥ ${QUIET} cores busy (after waiting up to 15 s for quiet, 3 min in all); ` +
+      `${noisy} of ${runs.length} runs started while other processes kept ≥ ${QUIET} cores busy (after waiting up to 15 s for quiet, 2 min in all); ` +
         'their figures are less trustworthy (see busyBefore in results.json).',
     )
   }
