@@ -195,13 +195,13 @@ export function renderWorkloadTables(r: Results): string {
 }
 
 export function renderCallCost(r: Results): string {
-  const rows = (r.callCost ?? []).flatMap((c) => c.rows.map((x) => [x.label, `${x.nsPerCall}`, `${x.nsPerChunk}`]))
+  const rows = (r.callCost ?? []).flatMap((c) => c.rows.map((x) => [fmtBytes(c.chunk), x.label, `${x.nsPerCall}`, `${x.nsPerChunk}`]))
   if (!rows.length) return ''
   return `### Main-thread cost of one ProcessWriter call — \`benchmark/call-cost.ts\`
 
 bufferSize 2 GiB so flow control never pauses; the getter is the floor of any call into the binding.
 
-${table(['call', 'ns per call', 'ns per chunk'], rows)}`
+${table(['chunks of', 'call', 'ns per call', 'ns per chunk'], rows)}`
 }
 
 export function renderTargets(targets: Target[]): string {
