@@ -14,6 +14,7 @@
 //   --no-report                                do not write BENCHMARKS.md
 //   --no-install         BENCH_NO_INSTALL=1    do not create benchmark/.venv to install Twisted (--quick never does)
 import { execFileSync, spawn, spawnSync } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
 import * as os from 'node:os'
@@ -305,7 +306,17 @@ function machine(twisted: string | null): Record<string, string | number> {
     ...(py.status === 0 ? { python: (py.stdout || py.stderr).trim() } : {}),
     ...(twisted ? { twisted } : {}),
     ...(commit.status === 0 ? { commit: commit.stdout.trim() } : {}),
+    ...nativeBinary(),
   }
+}
+
+/** Which ProcessWriter binary was measured: it may be built from uncommitted sources. */
+function nativeBinary(): { binary?: string } {
+  const file = fs.readdirSync(ROOT_DIR).find((f) => f.startsWith('process-writer.') && f.endsWith('.node'))
+  if (!file) return {}
+  const bytes = fs.readFileSync(path.join(ROOT_DIR, file))
+  const sha = createHash('sha256').update(bytes).digest('hex').slice(0, 12)
+  return { binary: `${file} sha256:${sha}, built ${fs.statSync(path.join(ROOT_DIR, file)).mtime.toISOString()}` }
 }
 
 /**
