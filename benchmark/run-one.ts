@@ -63,9 +63,9 @@ function planner(bytes: number, unit: number) {
 
 async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, bytes: number): Promise<Feed> {
   const native = createRequire(path.join(ROOT_DIR, 'package.json'))('./index.js')
-  const options = feeder.options ?? {}
-  // The one place that opens ProcessWriter's transport; a future transport option branches here.
-  const pipeSize = options.pipeSize as number | undefined
+  // pipeSize goes to openPipe (the one place that opens the transport; a future transport
+  // option branches here), everything else to the constructor.
+  const { pipeSize, ...options } = (feeder.options ?? {}) as { pipeSize?: number } & Record<string, unknown>
   const { readFd, writeFd } = pipeSize === undefined ? native.openPipe() : native.openPipe(pipeSize)
   const sink = spawnSink(spec, readFd, bytes)
   native.closeFd(readFd)
