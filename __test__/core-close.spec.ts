@@ -68,13 +68,12 @@ test('32: loseConnection on an idle writer: disconnecting at once, DONE later, t
   t.is(await wcCount(wc), 0)
 })
 
-// KNOWN CORE DEVIATION (reported): the I/O thread moves the writer to CLOSED as soon as the flush is
-// done, in the middle of the JS turn that called loseConnection(): `disconnecting` and `connected`
-// flip to false (and fileno to -1) with no callback, long before onConnectionLost. Twisted (scenario
-// 32, kept by contract §2) is DISCONNECTING until the close is delivered. Same root cause as the
-// scenario-34 failure in core-write.spec.ts.
+// Twisted (scenario 32, kept by contract §2): the writer is DISCONNECTING until the close is
+// delivered on a later turn. The spin gives the I/O thread time to finish the flush mid-turn; the
+// close must still not become visible before the turn ends. (Failed with the first core build,
+// fixed in 488e46d.)
 for (const how of ['loseConnection', 'stopConsuming'] as const) {
-  test.failing(`32/40: after ${how}() the writer stays disconnecting (and connected) for the rest of the JS turn`, async (t) => {
+  test(`32/40: after ${how}() the writer stays disconnecting (and connected) for the rest of the JS turn`, async (t) => {
     const p = pipeWriter()
     p.w[how]()
     sameTurnDelay(50)
@@ -159,23 +158,37 @@ test('37: a running push producer, 1 byte buffered, loseConnection: DONE and sto
   t.is((await c.stdout).toString(), '1')
 })
 
-test('38: a paused push producer is resumed on drain instead of closing; the close follows the next drain', async (t) => {
-  const c = spawnWithWriter('wc', ['-c'])
-  const rec = recorder()
-  let eventsAtLost: string[] = []
-  c.w.onConnectionLost = (r) => {
-    eventsAtLost = [...rec.events]
-    c.onConnectionLost(r)
-  }
-  c.w.registerProducer(pushProducer(rec, { resume: () => c.w.write(Buffer.from('more')) }), true)
-  c.w.write(bytes(70000))
-  t.deepEqual(rec.events, ['pause'])
-  c.w.loseConnection()
-  const reason = await withTimeout(c.lost)
-  t.is(reason.code, 'DONE')
-  t.deepEqual(eventsAtLost, ['pause', 'resume', 'stop'])
-  t.is(await wcCount(c), 70004)
-})
+// Both interleavings: the bytes written from resumeProducing() are flushed after it returns, or
+// (spin) before it returns. The second one hung with the build of 488e46d (the writer stayed
+// connected + disconnecting with an empty buffer, no onConnectionLost); fixed in a later build.
+for (const spin of [false, true]) {
+  test(`38: a paused push producer is resumed on drain instead of closing; the close follows the next drain${spin ? ' (flushed inside resumeProducing)' : ''}`, async (t) => {
+    const c = spawnWithWriter('wc', ['-c'])
+    t.teardown(() => c.w.abortConnection())
+    const rec = recorder()
+    let eventsAtLost: string[] = []
+    c.w.onConnectionLost = (r) => {
+      eventsAtLost = [...rec.events]
+      c.onConnectionLost(r)
+    }
+    c.w.registerProducer(
+      pushProducer(rec, {
+        resume: () => {
+          c.w.write(Buffer.from('more'))
+          if (spin) sameTurnDelay(20) // let the I/O thread flush 'more' before resumeProducing returns
+        },
+      }),
+      true,
+    )
+    c.w.write(bytes(70000))
+    t.deepEqual(rec.events, ['pause'])
+    c.w.loseConnection()
+    const reason = await withTimeout(c.lost, 5000, 'DONE after the resumed producer wrote and the buffer drained')
+    t.is(reason.code, 'DONE')
+    t.deepEqual(eventsAtLost, ['pause', 'resume', 'stop'])
+    t.is(await wcCount(c), 70004)
+  })
+}
 
 test('39: loseConnection, then the reader goes away; unregisterProducer afterwards is a no-op', async (t) => {
   const p = await fullPipe()

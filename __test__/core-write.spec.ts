@@ -477,12 +477,11 @@ test('§4: write/writeSequence on a closed writer return false, never throw, and
   closeFd(p.readFd)
 })
 
-// KNOWN CORE DEVIATION (reported): contract §2 keeps scenario 34 ("writes made after loseConnection()
-// but before the close are delivered"). In Twisted the close happens on a later reactor turn, so a
-// write in the same turn as closeStdin() is always delivered. Here the I/O thread closes as soon as
-// '1' is flushed, mid-turn, and '2' is dropped (bytesDropped 1): whether it is delivered depends on
-// thread timing. The spin makes the loss deterministic.
-test.failing('34: write("1"); loseConnection(); write("2") in the same JS turn: the child gets "12"', async (t) => {
+// Contract §2 keeps scenario 34: writes made after loseConnection() but before the close are
+// delivered. In Twisted the close happens on a later reactor turn, so a write in the same turn as
+// closeStdin() is always delivered. The spin gives the I/O thread time to flush '1' mid-turn; '2'
+// must still be delivered. (Failed with the first core build, fixed in 488e46d.)
+test('34: write("1"); loseConnection(); write("2") in the same JS turn: the child gets "12"', async (t) => {
   const c = spawnWithWriter('cat')
   c.w.write(Buffer.from('1'))
   c.w.loseConnection()
