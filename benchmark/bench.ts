@@ -160,12 +160,18 @@ const fail = (spec: RunSpec, error: string): RunResult => ({
   syscalls: null,
 })
 
+/** Node running one of the TypeScript scripts beside this one. */
+const tsScript = (file: string, args: string[]): [string, string[]] => [
+  process.execPath,
+  ['--import', '@oxc-node/core/register', path.join(BENCH_DIR, file), ...args],
+]
+
 function command(c: Contender, spec: RunSpec): [string, string[]] {
   const f = c.feeder
   switch (f.kind) {
     case 'pw':
     case 'node':
-      return [process.execPath, ['--import', '@oxc-node/core/register', path.join(BENCH_DIR, 'run-one.ts'), JSON.stringify(spec)]]
+      return tsScript('run-one.ts', [JSON.stringify(spec)])
     case 'twisted':
       return [VENV_PY, [path.join(BENCH_DIR, 'twisted_feed.py'), JSON.stringify(spec)]]
     case 'raw':
@@ -333,7 +339,9 @@ async function placementProbe(): Promise<string | null> {
       for (let i = 0; i < 3; i++) {
         const r = spawnSync(RAW_WRITER, ['--sink', SINK, '--mode', 'write', '--transport', transport, '--chunk', String(64 * 1024),
           '--total', String(GiB), '--cpu', '0', '--sink-cpu', sinkCpu], { encoding: 'utf8' })
-        if (r.status === 0) tries.push(JSON.parse(r.stdout).bytes / JSON.parse(r.stdout).seconds)
+        if (r.status !== 0) continue
+        const j = JSON.parse(r.stdout)
+        tries.push(j.bytes / j.seconds)
       }
       rates.push(tries.length ? fmtRate(median(tries)) : 'failed')
     }
@@ -346,8 +354,8 @@ async function placementProbe(): Promise<string | null> {
 function measureCallCost(quick: boolean): CallCost[] {
   const out: CallCost[] = []
   for (const [chunk, calls] of [[100, 2_000_000], [4096, 200_000]]) {
-    const r = spawnSync(process.execPath, ['--import', '@oxc-node/core/register', path.join(BENCH_DIR, 'call-cost.ts'),
-      String(chunk), String(quick ? calls / 20 : calls), '--json'], { cwd: ROOT_DIR, encoding: 'utf8', timeout: 60_000 })
+    const [cmd, args] = tsScript('call-cost.ts', [String(chunk), String(quick ? calls / 20 : calls), '--json'])
+    const r = spawnSync(cmd, args, { cwd: ROOT_DIR, encoding: 'utf8', timeout: 60_000 })
     try {
       out.push(JSON.parse(r.stdout.trim().split('\n').pop()!))
     } catch {
