@@ -68,6 +68,7 @@ test('mixed small and large writes keep their order: sha256sum equals ours', asy
 
 test('staged bytes count in bufferedAmount and stats until handed over', async (t) => {
   const { child, stdin } = spawn('cat', [], { stdio: ['writer', 'ignore', 'inherit'] })
+  const exited = new Promise((r) => child.on('close', r))
   const w = stdin!
   const before = w.stats()
   for (let i = 0; i < 10; i++) t.true(w.write(Buffer.alloc(100, 1)))
@@ -83,7 +84,7 @@ test('staged bytes count in bufferedAmount and stats until handed over', async (
   t.is(w.stats().writes, 10, 'one slab handed over counts as the 10 writes made')
   w.loseConnection()
   t.is((await closed(w)).bytesWritten, 1000)
-  await new Promise((r) => child.on('close', r))
+  await exited
 })
 
 test('34 through the fast path: write("1"); loseConnection(); write("2") in the same turn gives "12"', async (t) => {

@@ -60,6 +60,7 @@ for (const size of [1 << 20, 64 << 10, 100 << 10]) {
 
 test('zero-copy: a reader that closes early is reported, nothing crashes', async (t) => {
   const { child, stdin } = spawn('head', ['-c', '10'], { stdio: ['writer', 'ignore', 'inherit'], zeroCopy: true })
+  const exited = new Promise((r) => child.on('close', r))
   const w = stdin!
   const big = Buffer.alloc(8 << 20, 1)
   w.write(big)
@@ -67,15 +68,16 @@ test('zero-copy: a reader that closes early is reported, nothing crashes', async
   t.is(reason.code, 'READER_CLOSED')
   t.false(reason.clean)
   t.is(reason.bytesWritten + reason.bytesUnwritten, big.length)
-  await new Promise((r) => child.on('close', r))
+  await exited
 })
 
 test('zero-copy: bytesWritten counts what the reader consumed, all of it at DONE', async (t) => {
   const { child, stdin } = spawn('cat', [], { stdio: ['writer', 'ignore', 'inherit'], zeroCopy: true })
+  const exited = new Promise((r) => child.on('close', r))
   stdin!.write(Buffer.alloc(100_000, 2))
   stdin!.loseConnection()
   t.is((await closed(stdin!)).bytesWritten, 100_000)
-  await new Promise((r) => child.on('close', r))
+  await exited
 })
 
 test.serial('pipeSize: capacity is reported, and one process keeps at most 16 MiB of enlargement', (t) => {

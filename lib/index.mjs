@@ -10,6 +10,7 @@ export const {
   closeFd,
   createPipe,
   spawn,
+  DEFAULT_PIPE_SIZE,
   toWritable,
   toWebWritable,
   feed,

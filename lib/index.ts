@@ -6,6 +6,7 @@
 import { closeFd, openPipe, openSocketpair } from '../index.js'
 import type { ProcessWriterOptions } from '../index.js'
 import { ProcessWriter } from './process-writer.js'
+import { DEFAULT_PIPE_SIZE } from './spawn.js'
 
 export * from '../index.js'
 export { ProcessWriter, COALESCE_BELOW } from './process-writer.js'
@@ -15,7 +16,7 @@ export { feed } from './feed.js'
 export type { FeedChunk, FeedOptions, FeedSource } from './feed.js'
 export { onProgress } from './progress.js'
 export type { Progress, ProgressOptions } from './progress.js'
-export { spawn } from './spawn.js'
+export { DEFAULT_PIPE_SIZE, spawn } from './spawn.js'
 export type { SpawnOptions, SpawnResult, StdioEntry } from './spawn.js'
 export { toWebWritable, toWritable } from './writable.js'
 export type { ToWebWritableOptions, ToWritableOptions } from './writable.js'
@@ -31,13 +32,13 @@ export interface CreatePipeResult {
 
 /**
  * A new pipe (O_CLOEXEC) whose write end is owned by a `ProcessWriter` built with `options`
- * (`options.pipeSize` sizes the pipe). For users who spawn children themselves: pass `readFd` to
+ * (`options.pipeSize` sizes the pipe, default `DEFAULT_PIPE_SIZE`). For users who spawn children themselves: pass `readFd` to
  * the child, then close it in the parent with `closeFd(readFd)`, or the writer never sees the
  * child go away.
  */
 export function createPipe(options: ProcessWriterOptions & { transport?: 'pipe' | 'socketpair' } = {}): CreatePipeResult {
   const { transport, ...writerOptions } = options
-  const { readFd, writeFd, capacity } = transport === 'socketpair' ? openSocketpair() : openPipe(options.pipeSize)
+  const { readFd, writeFd, capacity } = transport === 'socketpair' ? openSocketpair() : openPipe(options.pipeSize ?? DEFAULT_PIPE_SIZE)
   try {
     return { readFd, writer: new ProcessWriter(writeFd, writerOptions), capacity }
   } catch (err) {

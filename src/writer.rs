@@ -234,10 +234,18 @@ impl JsSide {
     self.end_backpressure();
     if d.resume_push {
       // The close stays blocked while the producer runs, so that what it writes from
-      // `resumeProducing` is queued before a disconnecting writer may close.
+      // `resumeProducing` is queued before a disconnecting writer may close. If it wrote, the
+      // I/O thread may have drained that already while still blocked: have it look again
+      // (Twisted closes at the drain that follows). If it wrote nothing, the close waits for
+      // the drain after its next write, as in Twisted.
+      let before = core.accepted.load(SeqCst);
       self.paused.set(false);
       self.call_producer(env, "resumeProducing");
       self.update_close_blocked();
+      let wrote = core.accepted.load(SeqCst) != before;
+      if wrote && !core.close_blocked.load(SeqCst) && core.state() == crate::core::DISCONNECTING {
+        core.schedule_check();
+      }
     } else if d.resume_pull {
       self.call_producer(env, "resumeProducing");
     }
