@@ -78,7 +78,7 @@ test('staged bytes count in bufferedAmount and stats until handed over', async (
   t.is(st.bytesAccepted - before.bytesAccepted, 1000)
   t.is(st.bytesBuffered, 1000)
   t.is(st.writes - before.writes, 10)
-  await new Promise((r) => setTimeout(r, 50))
+  for (let i = 0; i < 1000 && w.stats().bytesWritten < 1000; i++) await new Promise((r) => setTimeout(r, 5))
   t.is(w.bufferedAmount, 0)
   t.is(w.stats().bytesWritten, 1000)
   t.is(w.stats().writes, 10, 'one slab handed over counts as the 10 writes made')

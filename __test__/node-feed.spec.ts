@@ -252,7 +252,7 @@ test('closed(): a process that only awaits it after abortConnection() / a child 
 })
 
 test('onProgress: throttled reports from stats(), a final done report, stops on loss', async (t) => {
-  const { child, stdin } = spawn('sh', ['-c', 'sleep 0.3; cat >/dev/null'])
+  const { child, stdin } = spawn('sh', ['-c', 'sleep 0.5; cat >/dev/null'], { pipeSize: 0 })
   const reports: Progress[] = []
   const stop = onProgress(stdin!, (p) => reports.push(p), { intervalMs: 50 })
   const data = testData(3 * 1024 * 1024, 8)
