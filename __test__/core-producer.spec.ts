@@ -5,9 +5,8 @@
 // exactly what we wrote. Readers are attached later: `head -c N` (keeps our read end, drains exactly
 // N bytes) for partial drains, `wc -c`/`cat` (takes it) for full drains.
 //
-// Not ported: 22 (Q4: Twisted counts the already-sent prefix; the contract counts only pending bytes,
-// which the thresholds below check exactly), 14-15 (Twisted's internal join/slice and doWrite return
-// values have no public counterpart).
+// Not ported: 14-15 (Twisted's internal join/slice and doWrite return values have no public
+// counterpart). 22 is ported in its fixed form (Q4: only pending bytes count).
 import test from 'ava'
 
 import {
@@ -122,6 +121,28 @@ test('lowWaterMark: a push producer is resumed when bufferedAmount falls to it, 
   t.false(reason.clean)
   t.is(reason.bytesWritten + reason.bytesUnwritten, p.filler + 100000)
   t.deepEqual(rec.events, ['pause', 'resume', 'stop'])
+  closeFd(p.readFd)
+})
+
+test('22 (Q4 fixed): only pending bytes count: after a partial drain, a write is judged on what is still pending', async (t) => {
+  const p = await fullPipe({ lowWaterMark: 5000 })
+  const rec = recorder()
+  p.w.registerProducer(pushProducer(rec), true)
+  t.false(rec.during(() => p.w.write(bytes(70000, 6))))
+  t.deepEqual(rec.syncEvents, ['pause'])
+  // A reader takes exactly one pipe's worth: 16 whole pages free, the writer moves 65536 bytes.
+  const head = attachReader(p.readFd, 'head', ['-c', String(p.filler)], true)
+  t.is((await head.stdout).length, p.filler)
+  await waitFor(() => p.w.bufferedAmount === 70000 - 65536, '65536 bytes moved')
+  await waitFor(() => rec.count('resume') === 1, 'resume at 4464 <= lowWaterMark 5000')
+  // Twisted would count the 65536 already-sent bytes too and pause again here.
+  t.true(rec.during(() => p.w.write(Buffer.from('z'))))
+  t.is(p.w.bufferedAmount, 4465)
+  t.deepEqual(rec.events, ['pause', 'resume'])
+  t.is(p.w.stats().pauses, 1)
+  p.w.abortConnection()
+  const reason = await withTimeout(p.lost)
+  t.is(reason.bytesUnwritten, 4465)
   closeFd(p.readFd)
 })
 

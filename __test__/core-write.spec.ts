@@ -335,6 +335,23 @@ test('mixed chunk sizes through write and writeSequence: sha256sum equals ours',
   t.is(reason.bytesWritten, sent.reduce((n, b) => n + b.length, 0))
 })
 
+test('many small chunks: 5000-element writeSequence (over IOV_MAX) and 10000 tiny writes arrive exactly', async (t) => {
+  const c = spawnWithWriter('sha256sum')
+  const seq = Array.from({ length: 5000 }, (_, i) => bytes(1 + (i % 37), i))
+  t.is(c.w.writeSequence(seq), false)
+  const tiny: Buffer[] = []
+  for (let i = 0; i < 10000; i++) {
+    const b = bytes(1 + (i % 9), 50000 + i)
+    tiny.push(b)
+    c.w.write(b)
+  }
+  c.w.loseConnection()
+  t.is((await c.stdout).toString().split(' ')[0], sha256(...seq, ...tiny))
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'DONE')
+  t.is(reason.bytesWritten, [...seq, ...tiny].reduce((n, b) => n + b.length, 0))
+})
+
 test('a flow-controlled loop (write until false, then onDrain) delivers 16 MiB exactly', async (t) => {
   let drain: (() => void) | null = null
   let drains = 0
