@@ -35,6 +35,32 @@ test('the process exits by itself while a writer is idle and open (with callback
   t.notRegex(r.stdout, /LOST/)
 })
 
+test('ref() keeps the process alive while idle; unref() lets it go', async (t) => {
+  const r = await runNode(
+    `${PRELUDE}
+    const { readFd, writeFd } = openPipe();
+    const w = new ProcessWriter(writeFd, {});
+    if (typeof w.ref !== 'function') { console.log('NO_REF'); process.exit(0); }
+    w.ref();
+    const t0 = Date.now();
+    // The poll timer is unref'd: only the ref'd writer keeps the process here until unref().
+    const iv = setInterval(() => {
+      if (Date.now() - t0 >= 300) { console.log('UNREF'); w.unref(); clearInterval(iv); }
+    }, 20);
+    iv.unref();
+    process.on('exit', () => console.log('EXIT'));
+    `,
+    10_000,
+  )
+  t.is(r.signal, null, r.stderr)
+  t.is(r.code, 0, r.stderr)
+  if (/NO_REF/.test(r.stdout)) {
+    t.log('no ref()/unref() on the native class')
+    return
+  }
+  t.regex(r.stdout, /UNREF\nEXIT/)
+})
+
 test('SIGPIPE does not kill the host: 8 MiB into head -c 10', async (t) => {
   const hasHook = typeof (native as any)._setSigpipeDefault === 'function'
   if (!hasHook) {

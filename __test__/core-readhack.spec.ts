@@ -1,8 +1,8 @@
 // Reader-gone detection ("the read hack"): Twisted scenarios 1-4 (construction), 43/44 live in
 // core-close, and 46 as the contract fixes it (Q1: detection is armed for the writer's whole life).
 //
-// Not ported: 4's pty and socketpair cases (Node gives us no raw pty or socketpair fd that we may own;
-// the platform policy is unit-tested in Rust), the "watches for reading/writing" parts of 1/10/19
+// Not ported: 4's pty case (no pty available to the tests; the platform policy is unit-tested in
+// Rust). The socketpair case uses native.openSocketpair() when it exists. the "watches for reading/writing" parts of 1/10/19
 // (reactor registration is internal to the core; its observable effect, detection, is tested here).
 import { execFileSync } from 'node:child_process'
 import fs from 'node:fs'
@@ -20,10 +20,13 @@ import {
   fdFlags,
   fdLeakGuard,
   lostTracker,
+  native,
   pipeWriter,
   pushProducer,
   recorder,
   settle,
+  sha256,
+  spawnChild,
   spawnWithWriter,
   tick,
   waitFor,
@@ -106,6 +109,41 @@ test('a named FIFO opened write-only: hack on, and the reader closing is detecte
   const reason = await withTimeout(tr.lost, LONG, 'reader-gone report on a fifo')
   t.is(reason.code, 'READER_CLOSED')
   t.true(reason.clean)
+})
+
+test('4 (contract: sockets report HUP): a socketpair end feeds a child exactly, and the child leaving is detected', async (t) => {
+  const openSocketpair = (native as any).openSocketpair as undefined | (() => { readFd: number; writeFd: number })
+  if (typeof openSocketpair !== 'function') {
+    t.log('native.openSocketpair() does not exist: socketpair case skipped')
+    t.pass()
+    return
+  }
+  // 1. data through a socketpair, closed with loseConnection
+  {
+    const { readFd, writeFd } = openSocketpair()
+    const c = spawnChild('sha256sum', [], [readFd, 'pipe', 'pipe'], [readFd])
+    const tr = lostTracker()
+    const w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost: tr.onConnectionLost })
+    t.is(w.stats().transport, 'socket')
+    t.log(`enableReadHack on a socketpair end: ${w.enableReadHack}`)
+    const data = bytes(3 * 1024 * 1024, 77)
+    w.write(data)
+    w.loseConnection()
+    t.is((await c.stdout).toString().split(' ')[0], sha256(data))
+    t.is((await withTimeout(tr.lost)).code, 'DONE')
+  }
+  // 2. an idle writer notices the child exiting
+  {
+    const { readFd, writeFd } = openSocketpair()
+    const c = spawnChild('sleep', ['0.2'], [readFd, 'ignore', 'ignore'], [readFd])
+    const tr = lostTracker()
+    // eslint-disable-next-line no-new
+    new ProcessWriter(writeFd, { childFd: 0, onConnectionLost: tr.onConnectionLost })
+    const reason = await withTimeout(tr.lost, LONG, 'reader-gone report on a socketpair')
+    t.is(reason.code, 'READER_CLOSED')
+    t.true(reason.clean)
+    await c.exit
+  }
 })
 
 // ---------------------------------------------------------------------------------------------
