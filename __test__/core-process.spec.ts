@@ -4,10 +4,16 @@
 //   - SIGPIPE never kills the host (contract §3), even with SIGPIPE at SIG_DFL when a hook exists;
 //   - a worker_threads Worker that exits / throws / is terminated mid-write does not crash the host,
 //     and the writers it leaves behind still close their fds (their readers see EOF);
-//   - an onConnectionLost that throws does not crash the host (scenario 47: owner errors swallowed).
+//   - an onConnectionLost that throws does not crash the host (scenario 47: owner errors swallowed);
+//   - (with strace) no write/writev/vmsplice/close on the writer's fd from the JS thread.
+import { execFileSync } from 'node:child_process'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+
 import test from 'ava'
 
-import { native, runNode } from './helpers.mjs'
+import { NATIVE_PATH, native, runNode } from './helpers.mjs'
 
 const PRELUDE = `
 const native = require(NATIVE);
@@ -197,4 +203,60 @@ test('an onConnectionLost that throws, with no uncaughtException handler: still 
   t.regex(r.stdout, /CALLED/)
   t.is(r.code, 0, `exit code ${r.code}; stderr: ${r.stderr}`)
   t.regex(r.stdout, /ALIVE/)
+})
+
+test('writes do no I/O on the JS thread (strace: every write and the close of the fd come from another thread)', (t) => {
+  try {
+    execFileSync('strace', ['-V'], { stdio: 'ignore' })
+  } catch {
+    t.log('strace not available: skipped')
+    t.pass()
+    return
+  }
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-strace-'))
+  try {
+    const script = path.join(dir, 's.cjs')
+    const log = path.join(dir, 'trace.log')
+    fs.writeFileSync(
+      script,
+      `const { ProcessWriter, openPipe, closeFd } = require(${JSON.stringify(NATIVE_PATH)});
+      const { spawn } = require('node:child_process');
+      const { readFd, writeFd } = openPipe();
+      const child = spawn('wc', ['-c'], { stdio: [readFd, 'ignore', 'inherit'] });
+      closeFd(readFd);
+      process.stderr.write('IDS ' + process.pid + ' ' + writeFd + '\\n');
+      const w = new ProcessWriter(writeFd, { childFd: 0 });
+      for (let i = 0; i < 50; i++) w.write(Buffer.alloc(1000 + i, 1));
+      w.writeSequence([Buffer.alloc(5), Buffer.alloc(70000)]);
+      w.write(Buffer.alloc(3));
+      w.loseConnection();`,
+    )
+    try {
+      execFileSync('strace', ['-f', '-qq', '-e', 'trace=write,writev,pwrite64,vmsplice,close', '-o', log, process.execPath, script], {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        timeout: 20_000,
+      })
+    } catch (e: any) {
+      t.log(`strace could not run here (${String(e.message).split('\n')[0]}): skipped`)
+      t.pass()
+      return
+    }
+    const trace = fs.readFileSync(log, 'utf8')
+    const ids = /IDS (\d+) (\d+)/.exec(trace)
+    t.truthy(ids, 'the script reported its pid and fd')
+    const [, pid, fd] = ids!
+    const calls = trace
+      .split('\n')
+      .map((l) => /^(\d+)\s+(write|writev|pwrite64|vmsplice|close)\((\d+)[,)]/.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null && m[3] === fd)
+    // Only up to the first close: afterwards the number may be reused by anything in the process.
+    const firstClose = calls.findIndex((m) => m[2] === 'close')
+    t.true(firstClose > 0, 'the data was written, then the fd closed')
+    const owned = calls.slice(0, firstClose + 1)
+    t.log(`${owned.length - 1} data syscalls on fd ${fd}, then close, by thread(s) ${[...new Set(owned.map((m) => m[1]))].join(',')} (JS thread ${pid})`)
+    const onJsThread = owned.filter((m) => m[1] === pid)
+    t.deepEqual(onJsThread.map((m) => m[0]), [], 'no syscall on the writer fd from the JS thread')
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true })
+  }
 })
