@@ -228,8 +228,8 @@ test('native: onConnectionLost is delivered after abortConnection() before the p
     const { openPipe, closeFd, ProcessWriter } = require('./index.js')
     const { readFd, writeFd } = openPipe()
     const w = new ProcessWriter(writeFd, { onConnectionLost: (r) => console.log('lost', r.code) })
-    closeFd(readFd)
-    w.abortConnection()`
+    w.abortConnection()
+    closeFd(readFd)`
   const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })
   t.is(out, 'lost ABORTED\n')
 })

@@ -412,13 +412,17 @@ impl IoThread {
         core.written.fetch_add(unread, SeqCst);
       }
     }
-    let discarded = {
+    // Take the pending chunks out under the lock, drop them (JS buffers release their
+    // references through napi-rs) after it.
+    let mut pending = WriteQueue::new();
+    {
       let mut p = core.pending.lock().unwrap();
       core.state.store(CLOSED, SeqCst);
       p.abort = None;
-      w.inflight.clear();
-      p.queue.clear() + inflight_len
-    };
+      pending.append(&mut p.queue);
+    }
+    let discarded = pending.clear() + inflight_len;
+    w.inflight.clear();
     core.unwritten.fetch_add(discarded as u64, SeqCst);
     let fd = core.fd.swap(-1, SeqCst);
     if fd >= 0 {

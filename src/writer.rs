@@ -713,6 +713,9 @@ impl ProcessWriter {
   pub fn lose_connection(&self, env: Env) {
     let side = &self.side;
     if side.lose_requested.get() || side.core.state() != crate::core::OPEN {
+      if side.reason.get().is_none() && !side.core.accepting() {
+        side.hold(env.raw()); // a loss is on its way: deliver it before the process may exit
+      }
       return;
     }
     side.lose_requested.set(true);
@@ -751,8 +754,12 @@ impl ProcessWriter {
   /// Drop whatever is buffered and close now (reason `ABORTED`, delivered asynchronously).
   #[napi]
   pub fn abort_connection(&self, env: Env) {
-    if self.side.core.abort(LostCode::Aborted, true) {
-      self.side.hold(env.raw());
+    let side = &self.side;
+    side.core.abort(LostCode::Aborted, true);
+    // Whether this abort or an earlier loss ends it, keep the process alive until the
+    // reason has been delivered.
+    if side.reason.get().is_none() {
+      side.hold(env.raw());
     }
   }
 
