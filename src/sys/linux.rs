@@ -1,4 +1,4 @@
-//! Linux-only syscalls: `pipe2`, pipe resizing, SIGPIPE blocking.
+//! Linux-only syscalls: `pipe2`, pipe resizing, `vmsplice`, draining a pending SIGPIPE.
 
 use std::io;
 use std::os::fd::RawFd;
@@ -38,18 +38,6 @@ pub fn set_pipe_size(fd: RawFd, want: usize) -> Option<usize> {
     ask /= 2;
   }
   pipe_capacity(fd)
-}
-
-/// Block SIGPIPE for the calling thread. A `write` to a pipe with no reader then fails with
-/// `EPIPE` and the (thread-directed) signal stays pending instead of killing the host,
-/// whatever the process-wide disposition is (Electron-as-node does not ignore it).
-pub fn block_sigpipe_on_this_thread() {
-  unsafe {
-    let mut set: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut set);
-    libc::sigaddset(&mut set, libc::SIGPIPE);
-    libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-  }
 }
 
 /// Consume a SIGPIPE left pending on this thread by an `EPIPE` write.

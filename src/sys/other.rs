@@ -25,16 +25,6 @@ pub fn set_pipe_size(_fd: RawFd, _want: usize) -> Option<usize> {
   None
 }
 
-/// Block SIGPIPE for the calling thread (belt and braces with [`suppress_sigpipe`]).
-pub fn block_sigpipe_on_this_thread() {
-  unsafe {
-    let mut set: libc::sigset_t = std::mem::zeroed();
-    libc::sigemptyset(&mut set);
-    libc::sigaddset(&mut set, libc::SIGPIPE);
-    libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
-  }
-}
-
 /// Nothing to drain: `F_SETNOSIGPIPE` keeps the signal from being raised at all.
 pub fn discard_pending_sigpipe() {}
 

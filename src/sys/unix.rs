@@ -74,6 +74,19 @@ pub fn write_vectored(fd: RawFd, bufs: &[IoSlice<'_>]) -> io::Result<usize> {
   }
 }
 
+/// Block SIGPIPE for the calling thread. A `write` to a pipe with no reader then fails with
+/// `EPIPE` and the (thread-directed) signal stays pending instead of killing the host,
+/// whatever the process-wide disposition is (Electron-as-node does not ignore it). On macOS
+/// `suppress_sigpipe` also keeps it from being raised at all.
+pub fn block_sigpipe_on_this_thread() {
+  unsafe {
+    let mut set: libc::sigset_t = std::mem::zeroed();
+    libc::sigemptyset(&mut set);
+    libc::sigaddset(&mut set, libc::SIGPIPE);
+    libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+  }
+}
+
 /// Close an fd (once; errors other than EBADF are not actionable after close and are ignored).
 pub fn close(fd: RawFd) -> io::Result<()> {
   cvt(unsafe { libc::close(fd) }).map(|_| ())
