@@ -4,7 +4,7 @@
 export type WorkloadKind = 'chunks' | 'sequence' | 'concurrent' | 'slow'
 
 export type Feeder =
-  /** ProcessWriter from ../index.js; `options` go to openPipe (pipeSize) and to the constructor. */
+  /** ProcessWriter as the package exports it (lib/index.js `createPipe`); `options` go to createPipe. */
   | { kind: 'pw'; options?: Record<string, unknown> }
   /** Node's child.stdin: 'drain' awaits 'drain' after a false write; 'cork' corks and uncorks once per tick. */
   | { kind: 'node'; style: 'drain' | 'cork' }
@@ -39,22 +39,43 @@ function raw(mode: 'write' | 'writev', transport: 'pipe' | 'pipe1m' | 'socketpai
 }
 
 export const CONTENDERS: Contender[] = [
-  { id: 'pw', label: 'ProcessWriter (defaults)', transport: 'pipe (64 KiB)', feeder: { kind: 'pw' }, workloads: ALL },
-  // Variants: shown beside the defaults, never used by the targets. optIn ones run only when named.
   {
-    id: 'pw-pipe1m',
-    label: 'ProcessWriter, pipeSize 1 MiB',
+    id: 'pw',
+    label: 'ProcessWriter (defaults)',
+    transport: 'pipe (1 MiB default, budgeted)',
+    feeder: { kind: 'pw' },
+    workloads: ALL,
+  },
+  // Variants: shown beside the defaults, never used by the targets except zero-copy's own.
+  // optIn ones run only when named.
+  {
+    id: 'pw-zerocopy',
+    label: 'ProcessWriter, zeroCopy (vmsplice), bufferSize 2 MiB',
     transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
-    feeder: { kind: 'pw', options: { pipeSize: 1 << 20 } },
-    workloads: ['chunks', 'sequence', 'concurrent'],
+    feeder: { kind: 'pw', options: { zeroCopy: true, bufferSize: 2 << 20 } },
+    workloads: ['chunks', 'sequence'],
+  },
+  {
+    id: 'pw-socketpair',
+    label: "ProcessWriter, transport 'socketpair'",
+    transport: 'AF_UNIX socketpair',
+    feeder: { kind: 'pw', options: { transport: 'socketpair' } },
+    workloads: ['chunks', 'concurrent'],
+  },
+  {
+    id: 'pw-pipe64k',
+    label: 'ProcessWriter, pipeSize 0 (kernel default 64 KiB)',
+    transport: 'pipe (64 KiB)',
+    feeder: { kind: 'pw', options: { pipeSize: 0 } },
+    workloads: ['chunks'],
+    optIn: true,
   },
   {
     id: 'pw-buf1m',
     label: 'ProcessWriter, bufferSize 1 MiB, lowWaterMark 256 KiB',
-    transport: 'pipe (64 KiB)',
+    transport: 'pipe (1 MiB default, budgeted)',
     feeder: { kind: 'pw', options: { bufferSize: 1 << 20, lowWaterMark: 1 << 18 } },
-    workloads: ALL,
-    optIn: true,
+    workloads: ['chunks', 'sequence', 'concurrent'],
   },
   {
     id: 'node-drain',
@@ -84,7 +105,9 @@ export const PW = 'pw'
 export const NODE = 'node-drain'
 export const TWISTED = 'twisted'
 /** "The best raw native writer on the same transport (pipe)": ProcessWriter's default transport. */
-export const RAW_SAME_TRANSPORT = ['raw-write-pipe', 'raw-writev-pipe']
+/** The raw writers on ProcessWriter's default transport (a pipe enlarged to 1 MiB). */
+export const RAW_SAME_TRANSPORT = ['raw-write-pipe1m', 'raw-writev-pipe1m']
+export const PW_ZERO_COPY = 'pw-zerocopy'
 
 export function contenderById(id: string): Contender {
   const c = CONTENDERS.find((x) => x.id === id)

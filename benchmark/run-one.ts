@@ -62,13 +62,12 @@ function planner(bytes: number, unit: number) {
 }
 
 async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, bytes: number): Promise<Feed> {
-  const native = createRequire(path.join(ROOT_DIR, 'package.json'))('./index.js')
-  // pipeSize goes to openPipe (the one place that opens the transport; a future transport
-  // option branches here), everything else to the constructor.
-  const { pipeSize, ...options } = (feeder.options ?? {}) as { pipeSize?: number } & Record<string, unknown>
-  const { readFd, writeFd } = pipeSize === undefined ? native.openPipe() : native.openPipe(pipeSize)
+  // The public API, as a user gets it: createPipe() (default pipe size, the JS fast path for small
+  // writes); `options` go to it (pipeSize, transport, writer options).
+  const lib = createRequire(path.join(ROOT_DIR, 'package.json'))('./lib/index.js')
+  const { readFd, writer } = lib.createPipe(feeder.options ?? {})
   const sink = spawnSink(spec, readFd, bytes)
-  native.closeFd(readFd)
+  lib.closeFd(readFd)
   await once(sink.child, 'spawn')
 
   const chunk = makeChunk(spec.chunk)
@@ -97,11 +96,8 @@ async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, by
       pumping = false
     }
   }
-  const writer = new native.ProcessWriter(writeFd, {
-    ...options,
-    onDrain: spec.kind === 'slow' ? undefined : pump,
-    onConnectionLost: lostResolve,
-  })
+  writer.onDrain = spec.kind === 'slow' ? null : pump
+  writer.onConnectionLost = lostResolve
 
   // Slow child: a streaming (push) producer, paused and resumed by the writer.
   let paused = false

@@ -33,6 +33,8 @@ use crate::sys;
 const WAKE: Token = Token(0);
 /// Slabs kept per writer for reuse.
 const SPARE_SLABS: usize = 8;
+/// How long the I/O thread looks for more work before it sleeps (see `wait_briefly_for_work`).
+const SPIN_FOR_WORK: Duration = Duration::from_micros(50);
 /// How often zero-copy writers look whether the reader consumed their memory.
 const ZERO_COPY_POLL: Duration = Duration::from_millis(1);
 
@@ -42,6 +44,8 @@ struct Shared {
   ready: Mutex<Vec<Arc<Core>>>,
   /// The thread is (about to be) blocked in `poll`: whoever adds work must wake it.
   sleeping: AtomicBool,
+  /// Something was added to `ready` (checked without the lock while spinning).
+  has_ready: AtomicBool,
 }
 
 static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
@@ -50,7 +54,12 @@ fn shared() -> &'static Arc<Shared> {
   SHARED.get_or_init(|| {
     let poll = Poll::new().expect("process-writer: cannot create the I/O poller");
     let waker = Waker::new(poll.registry(), WAKE).expect("process-writer: cannot create the I/O waker");
-    let shared = Arc::new(Shared { waker, ready: Mutex::new(Vec::new()), sleeping: AtomicBool::new(false) });
+    let shared = Arc::new(Shared {
+      waker,
+      ready: Mutex::new(Vec::new()),
+      sleeping: AtomicBool::new(false),
+      has_ready: AtomicBool::new(false),
+    });
     let for_thread = shared.clone();
     #[cfg(not(test))]
     napi::bindgen_prelude::retain_current_module_for_unload_safety();
@@ -66,6 +75,7 @@ fn shared() -> &'static Arc<Shared> {
 pub fn submit(core: Arc<Core>) {
   let s = shared();
   s.ready.lock().unwrap().push(core);
+  s.has_ready.store(true, SeqCst);
   if s.sleeping.swap(false, SeqCst) {
     let _ = s.waker.wake();
   }
@@ -148,9 +158,14 @@ impl IoThread {
     sys::block_sigpipe_on_this_thread();
     let mut events = Events::with_capacity(256);
     loop {
+      self.shared.has_ready.store(false, SeqCst);
       let batch = std::mem::take(&mut *self.shared.ready.lock().unwrap());
+      let hungry = !batch.is_empty();
       for core in batch {
         self.handle(core.token, Some(core), Readiness::default());
+      }
+      if hungry && self.wait_briefly_for_work() {
+        continue;
       }
       self.shared.sleeping.store(true, SeqCst);
       let timeout = if !self.shared.ready.lock().unwrap().is_empty() {
@@ -182,6 +197,20 @@ impl IoThread {
       }
       self.release_zero_copy();
     }
+  }
+
+  /// After handing data to the kernel, JS usually has the next batch ready within microseconds;
+  /// catching it here saves a sleep and a wake-up (an eventfd write on the JS thread and a
+  /// scheduler round trip) per batch. Returns true when work arrived.
+  fn wait_briefly_for_work(&self) -> bool {
+    let until = std::time::Instant::now() + SPIN_FOR_WORK;
+    while std::time::Instant::now() < until {
+      if self.shared.has_ready.load(SeqCst) {
+        return true;
+      }
+      std::thread::yield_now();
+    }
+    false
   }
 
   /// Zero-copy writers: free what the readers consumed; close those that wait for it.
