@@ -356,6 +356,12 @@ impl JsSide {
   }
 }
 
+/// The referenced value, or `null`.
+fn value_or_null<'a>(env: js::Env, slot: Option<JsRef>) -> Result<Unknown<'a>> {
+  let v = slot.map(|r| r.get(env)).unwrap_or_else(|| js::null(env));
+  unsafe { Unknown::from_napi_value(env, v) }
+}
+
 /// Options read from the constructor's second argument.
 struct Options {
   child_fd: Option<i32>,
@@ -628,16 +634,12 @@ impl ProcessWriter {
   /// The reason the connection ended, once `onConnectionLost` has been called; else null.
   #[napi(getter, ts_return_type = "ConnectionLostReason | null")]
   pub fn lost_reason(&self, env: Env) -> Result<Unknown<'_>> {
-    let e = env.raw();
-    let v = self.side.reason.get().map(|r| r.get(e)).unwrap_or_else(|| js::null(e));
-    unsafe { Unknown::from_napi_value(e, v) }
+    value_or_null(env.raw(), self.side.reason.get())
   }
 
   #[napi(getter, ts_return_type = "((reason: ConnectionLostReason) => void) | null")]
   pub fn on_connection_lost(&self, env: Env) -> Result<Unknown<'_>> {
-    let e = env.raw();
-    let v = self.side.on_lost.get().map(|r| r.get(e)).unwrap_or_else(|| js::null(e));
-    unsafe { Unknown::from_napi_value(e, v) }
+    value_or_null(env.raw(), self.side.on_lost.get())
   }
 
   #[napi(setter, ts_args_type = "callback: ((reason: ConnectionLostReason) => void) | null | undefined")]
@@ -647,9 +649,7 @@ impl ProcessWriter {
 
   #[napi(getter, ts_return_type = "(() => void) | null")]
   pub fn on_drain(&self, env: Env) -> Result<Unknown<'_>> {
-    let e = env.raw();
-    let v = self.side.on_drain.get().map(|r| r.get(e)).unwrap_or_else(|| js::null(e));
-    unsafe { Unknown::from_napi_value(e, v) }
+    value_or_null(env.raw(), self.side.on_drain.get())
   }
 
   #[napi(setter, ts_args_type = "callback: (() => void) | null | undefined")]
