@@ -103,7 +103,7 @@ pub struct Core {
   /// Write with `vmsplice` (Linux pipes, opted in): the memory is kept until the reader
   /// has consumed it.
   pub zero_copy: bool,
-  pub pipe_capacity: AtomicU64,
+  pub pipe_capacity: u64,
   pub state: AtomicU8,
   pub pending: Mutex<Pending>,
   pub accepted: AtomicU64,
@@ -156,7 +156,7 @@ impl Core {
       read_hack: cfg.read_hack,
       restore_blocking: cfg.restore_blocking,
       zero_copy: cfg.zero_copy,
-      pipe_capacity: AtomicU64::new(cfg.pipe_capacity),
+      pipe_capacity: cfg.pipe_capacity,
       state: AtomicU8::new(OPEN),
       pending: Mutex::new(Pending::default()),
       accepted: AtomicU64::new(0),
@@ -218,7 +218,9 @@ impl Core {
     Some(level)
   }
 
-  /// Put the writer on the I/O thread's ready list (once) and wake it if it sleeps.
+  /// Put the writer on the I/O thread's ready list (once) and wake it if it sleeps. This
+  /// ignores `blocked`: commands (a close to check, an abort) are looked at even while the
+  /// writer waits for writability.
   pub fn schedule(self: &Arc<Self>) {
     if !self.scheduled.swap(true, SeqCst) {
       crate::io_thread::submit(self.clone());
@@ -229,16 +231,9 @@ impl Core {
   pub fn lose_connection(self: &Arc<Self>) -> bool {
     let changed = self.state.compare_exchange(OPEN, DISCONNECTING, SeqCst, SeqCst).is_ok();
     if changed {
-      self.schedule_check();
+      self.schedule();
     }
     changed
-  }
-
-  /// Have the I/O thread look at the writer even if it waits for writability (a producer
-  /// stopped blocking the close, or an abort).
-  pub fn schedule_check(self: &Arc<Self>) {
-    // `schedule` ignores `blocked`; a writer already on the ready list is looked at anyway.
-    self.schedule();
   }
 
   /// Close now, dropping what is buffered. `notify`: deliver a `Lost` event. Returns false
@@ -253,7 +248,7 @@ impl Core {
       self.state.store(CLOSING, SeqCst);
       p.abort = Some((code, notify));
     }
-    self.schedule_check();
+    self.schedule();
     true
   }
 
@@ -261,12 +256,12 @@ impl Core {
   /// once when it already is (exactly one of this and the I/O thread wins the arm).
   pub fn arm_drain(&self) {
     self.drain_armed.store(true, SeqCst);
-    self.fire_drain_if_low();
+    self.fire_armed_events();
   }
 
   /// Post `Drain` if armed and the level is low, `Empty` if armed and nothing is buffered
   /// (called by both threads after the level changes or an arm).
-  pub fn fire_drain_if_low(&self) {
+  pub fn fire_armed_events(&self) {
     let level = self.buffered();
     if level <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst) {
       self.post(Event::Drain);
@@ -279,7 +274,7 @@ impl Core {
   /// Ask for an `Empty` event once everything accepted is written.
   pub fn arm_empty(&self) {
     self.empty_armed.store(true, SeqCst);
-    self.fire_drain_if_low();
+    self.fire_armed_events();
   }
 
   /// Queue an event for the JS thread and wake it (once per batch of events).

@@ -122,7 +122,7 @@ impl IoWriter {
     }
     if consumed > core.written.load(SeqCst) {
       core.written.store(consumed, SeqCst);
-      core.fire_drain_if_low();
+      core.fire_armed_events();
     }
   }
 
@@ -408,7 +408,7 @@ impl IoThread {
           w.inflight.consume(n, &mut w.spare, SPARE_SLABS);
           core.written.fetch_add(n as u64, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);
-          core.fire_drain_if_low();
+          core.fire_armed_events();
           if w.always_ready {
             continue;
           }

@@ -244,7 +244,7 @@ impl JsSide {
       self.update_close_blocked();
       let wrote = core.accepted.load(SeqCst) != before;
       if wrote && !core.close_blocked.load(SeqCst) && core.state() == crate::core::DISCONNECTING {
-        core.schedule_check();
+        core.schedule();
       }
     } else if d.resume_pull {
       self.call_producer(env, "resumeProducing");
@@ -818,7 +818,7 @@ impl ProcessWriter {
     side.paused.set(false);
     side.update_close_blocked();
     if side.core.state() == crate::core::DISCONNECTING {
-      side.core.schedule_check();
+      side.core.schedule();
     }
   }
 
@@ -853,7 +853,7 @@ impl ProcessWriter {
       ("pauses", side.pauses.get() as f64),
       ("resumes", side.resumes.get() as f64),
       ("pausedMs", paused_ms),
-      ("pipeCapacity", c.pipe_capacity.load(SeqCst) as f64),
+      ("pipeCapacity", c.pipe_capacity as f64),
     ];
     for (k, v) in fields {
       js::set_named(e, o, k, js::number(e, v));
