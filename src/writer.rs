@@ -316,11 +316,7 @@ impl JsSide {
 
   /// The connection ended and was reported: stop the I/O thread's use of this env.
   fn finish(&self, env: js::Env) {
-    self.core.set_notifier(None);
-    let tsfn = self.tsfn.replace(ptr::null_mut());
-    if !tsfn.is_null() {
-      unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::release) };
-    }
+    self.release_callbacks(sys::ThreadsafeFunctionReleaseMode::release);
     let arg = self.hook_arg.replace(ptr::null());
     if !arg.is_null() {
       unsafe {
@@ -332,28 +328,37 @@ impl JsSide {
 
   /// The env is going away (worker exit, process exit): no more calls into it; close the fd.
   fn teardown(&self) {
-    self.core.set_notifier(None);
-    let tsfn = self.tsfn.replace(ptr::null_mut());
-    if !tsfn.is_null() {
-      unsafe { sys::napi_release_threadsafe_function(tsfn, sys::ThreadsafeFunctionReleaseMode::abort) };
-    }
+    self.release_callbacks(sys::ThreadsafeFunctionReleaseMode::abort);
     self.core.abort(LostCode::Aborted, false);
   }
 
+  /// Stop the I/O thread's calls into this env (waiting for one in progress), then release the
+  /// thread-safe function.
+  fn release_callbacks(&self, mode: sys::napi_threadsafe_function_release_mode) {
+    self.core.set_notifier(None);
+    let tsfn = self.tsfn.replace(ptr::null_mut());
+    if !tsfn.is_null() {
+      unsafe { sys::napi_release_threadsafe_function(tsfn, mode) };
+    }
+  }
+
   fn set_callback(&self, env: js::Env, slot: &Cell<Option<JsRef>>, v: js::Value, name: &str) -> Result<()> {
-    let new = if js::is_nullish(env, v) {
-      None
-    } else if js::is_function(env, v) {
-      Some(JsRef::new(env, v))
-    } else {
-      let msg = format!("The \"{name}\" option must be a function, null or undefined. Received {}", js::describe(env, v));
-      return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
-    };
+    check_callback(env, v, name)?;
+    let new = (!js::is_nullish(env, v)).then(|| JsRef::new(env, v));
     if let Some(old) = slot.replace(new) {
       old.delete(env);
     }
     Ok(())
   }
+}
+
+/// A callback option must be a function, null or undefined (`ERR_INVALID_ARG_TYPE`).
+fn check_callback(env: js::Env, v: js::Value, name: &str) -> Result<()> {
+  if js::is_nullish(env, v) || js::is_function(env, v) {
+    return Ok(());
+  }
+  let msg = format!("The \"{name}\" option must be a function, null or undefined. Received {}", js::describe(env, v));
+  Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg))
 }
 
 /// The referenced value, or `null`.
@@ -463,12 +468,9 @@ impl ProcessWriter {
     let opts = read_options(e, options.map(|o| o.raw()).unwrap_or(ptr::null_mut()))?;
     let (buffer_size, low_water) = flow::validate_marks(opts.buffer_size, opts.low_water)
       .map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
-    for (v, name) in [(opts.on_lost, "onConnectionLost"), (opts.on_drain, "onDrain")] {
-      if !js::is_nullish(e, v) && !js::is_function(e, v) {
-        let msg = format!("The \"{name}\" option must be a function. Received {}", js::describe(e, v));
-        return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
-      }
-    }
+    // Checked before the fd is touched, so that a bad option leaves it as it was.
+    check_callback(e, opts.on_lost, "onConnectionLost")?;
+    check_callback(e, opts.on_drain, "onDrain")?;
     let (access, was_nonblocking) = os::fd_status(fd).map_err(|err| {
       let code = err.raw_os_error().map(os::errno_name).unwrap_or_else(|| "EBADF".into());
       js::throw(e, ErrorClass::Error, &code, &format!("fd {fd} is not an open file descriptor ({err})"))
