@@ -70,19 +70,12 @@ export class ProcessWriter extends NativeProcessWriter {
     const s = this[STAGING]
     if (data instanceof Uint8Array) {
       const n = data.length
-      if (n > 0 && n < COALESCE_BELOW) {
-        if (s.off + n <= s.room) {
-          s.slab.set(data, s.off)
-          s.off += n
-          s.stagedWrites++
-          return true
-        }
-        if (this.openSlab(n)) {
-          s.slab.set(data, 0)
-          s.off = n
-          s.stagedWrites++
-          return true
-        }
+      // Into the open slab, or a new one (`openSlab` hands the full one over first).
+      if (n > 0 && n < COALESCE_BELOW && (s.off + n <= s.room || this.openSlab(n))) {
+        s.slab.set(data, s.off)
+        s.off += n
+        s.stagedWrites++
+        return true
       }
     }
     this.flushStaged()
