@@ -150,8 +150,7 @@ impl WriteQueue {
   }
 
   /// Fill `out` with slices covering the front of the queue: at most `max_iov` slices and
-  /// about `max_bytes` bytes (a single chunk is never split to honour `max_bytes`, except the
-  /// first, which is cut to it). Returns the number of bytes covered.
+  /// at most `max_bytes` bytes (the last slice is cut to fit). Returns the number of bytes covered.
   pub fn io_slices<'a>(&'a self, out: &mut Vec<IoSlice<'a>>, max_iov: usize, max_bytes: usize) -> usize {
     out.clear();
     let mut total = 0;
@@ -165,9 +164,6 @@ impl WriteQueue {
       }
       let room = max_bytes - total;
       if bytes.len() > room {
-        if i != 0 {
-          break;
-        }
         bytes = &bytes[..room];
       }
       if bytes.is_empty() {
@@ -324,15 +320,24 @@ mod tests {
   }
 
   #[test]
-  fn byte_limit_cuts_only_the_first_chunk() {
+  fn byte_limit_cuts_the_last_slice_to_fit() {
     let mut q = WriteQueue::new();
     let mut spare = Vec::new();
     q.push_copy(&[1u8; 100_000], &mut spare);
     q.push_copy(&[2u8; 100_000], &mut spare);
     let mut v = Vec::new();
-    assert_eq!(q.io_slices(&mut v, MAX_IOVECS, 150_000), 100_000);
+    assert_eq!(q.io_slices(&mut v, MAX_IOVECS, 150_000), 150_000);
+    assert_eq!((v.len(), v[1].len()), (2, 50_000));
     assert_eq!(q.io_slices(&mut v, MAX_IOVECS, 50_000), 50_000);
     assert_eq!(v.len(), 1);
+    drop(v);
+    // A partial write that ends inside the cut slice resumes where it stopped.
+    q.consume(120_000, &mut spare, 4);
+    let mut v = Vec::new();
+    assert_eq!(q.io_slices(&mut v, MAX_IOVECS, 8_192), 8_192);
+    assert!(v[0].iter().all(|&b| b == 2));
+    drop(v);
+    assert_eq!(q.len(), 80_000);
   }
 
   #[test]
