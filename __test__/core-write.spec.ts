@@ -335,6 +335,22 @@ test('mixed chunk sizes through write and writeSequence: sha256sum equals ours',
   t.is(reason.bytesWritten, sent.reduce((n, b) => n + b.length, 0))
 })
 
+test('a deep queue on a pipe (written whole or in 8 KiB pieces, as the I/O thread measures): 64 MiB of distinct chunks arrive exactly', async (t) => {
+  const c = spawnWithWriter('sha256sum')
+  const sent: Buffer[] = []
+  for (let i = 0; i < 64; i++) {
+    const b = bytes(MiB + (i % 3) * 4097, i + 7)
+    sent.push(b)
+    c.w.write(b)
+  }
+  c.w.loseConnection()
+  t.is((await c.stdout).toString().split(' ')[0], sha256(...sent))
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'DONE')
+  t.is(reason.bytesWritten, sent.reduce((n, b) => n + b.length, 0))
+  t.log(`${c.w.stats().syscalls} syscalls for ${sent.length} chunks`)
+})
+
 test('many small chunks: 5000-element writeSequence (over IOV_MAX) and 10000 tiny writes arrive exactly', async (t) => {
   const c = spawnWithWriter('sha256sum')
   const seq = Array.from({ length: 5000 }, (_, i) => bytes(1 + (i % 37), i))

@@ -7,7 +7,8 @@
 //! - new data (the writer was put on the ready list): move `pending` into the in-flight queue
 //!   and write at once, since no new edge comes for an fd that is already writable;
 //! - write with `writev` until the queue is empty or the kernel says `EAGAIN` (then wait for
-//!   the next writable edge), handling partial writes and `EINTR`;
+//!   the next writable edge), handling partial writes and `EINTR`; on a pipe, a deep queue
+//!   may go in small pieces (see `piece_size`);
 //! - an event the read-hack policy calls "reader gone": confirm with a write when data is
 //!   pending (to learn the errno), otherwise report `READER_CLOSED` at once;
 //! - close: deregister, put the fd back in blocking mode if it was, close it exactly once.
@@ -19,15 +20,16 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::core::{Core, Event, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
 use crate::flow::{when_empty, WhenEmpty};
+use crate::piece_size::PieceSize;
 use crate::queue::{Chunk, WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
-use crate::read_hack::{reader_gone, Readiness};
+use crate::read_hack::{reader_gone, FdKind, Readiness};
 use crate::sys;
 
 const WAKE: Token = Token(0);
@@ -100,6 +102,10 @@ struct IoWriter {
   spliced: u64,
   /// Zero-copy: drained and due to close (`DONE`) once the reader consumed what is retained.
   close_when_consumed: bool,
+  /// Pipes: how much one write carries, by measurement.
+  piece_size: PieceSize,
+  /// When the last write returned (for `piece_size`).
+  last_write_end: Option<Instant>,
 }
 
 impl IoWriter {
@@ -268,6 +274,8 @@ impl IoThread {
       retained: VecDeque::new(),
       spliced: 0,
       close_when_consumed: false,
+      piece_size: PieceSize::default(),
+      last_write_end: None,
     };
     if fd >= 0 {
       match poll.registry().register(&mut SourceFd(&fd), Token(w.core.token), Interest::WRITABLE) {
@@ -384,7 +392,11 @@ impl IoThread {
       // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
-      w.inflight.io_slices(iov_ref, MAX_IOVECS, MAX_BATCH_BYTES);
+      let queued = w.inflight.len();
+      let tuned = core.kind == FdKind::Pipe && !core.zero_copy;
+      let limit = if tuned { w.piece_size.limit(queued).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES };
+      w.inflight.io_slices(iov_ref, MAX_IOVECS, limit);
+      let started = Instant::now();
       let res = if core.zero_copy { sys::vmsplice(fd, iov_ref) } else { sys::write_vectored(fd, iov_ref) };
       iov.clear();
       match res {
@@ -405,6 +417,12 @@ impl IoThread {
           w.release_consumed();
         }
         Ok(n) => {
+          if tuned {
+            let now = Instant::now();
+            let since = w.last_write_end.unwrap_or(started);
+            w.piece_size.record(n as u64, now.duration_since(since).as_nanos() as u64);
+            w.last_write_end = Some(now);
+          }
           w.inflight.consume(n, &mut w.spare, SPARE_SLABS);
           core.written.fetch_add(n as u64, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);

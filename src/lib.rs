@@ -12,6 +12,7 @@
 pub mod core;
 pub mod flow;
 pub mod io_thread;
+pub mod piece_size;
 pub mod pipe_budget;
 pub mod queue;
 pub mod read_hack;
