@@ -58,6 +58,22 @@ for (const size of [1 << 20, 64 << 10, 100 << 10]) {
   })
 }
 
+test('zero-copy: bufferSize defaults to 4 MiB on a pipe (bytes in the pipe stay buffered); given values and other fds keep theirs', async (t) => {
+  const a = createPipe({ zeroCopy: true, pipeSize: 0 })
+  const b = createPipe({ zeroCopy: true, pipeSize: 0, bufferSize: 1000 })
+  const c = createPipe({ pipeSize: 0 })
+  const d = createPipe({ zeroCopy: true, transport: 'socketpair' })
+  t.deepEqual(
+    [a, b, c, d].map((p) => [p.writer.bufferSize, p.writer.lowWaterMark]),
+    [[4 << 20, 0], [1000, 0], [65536, 0], [65536, 0]],
+  )
+  for (const p of [a, b, c, d]) {
+    p.writer.abortConnection()
+    closeFd(p.readFd)
+    await closed(p.writer)
+  }
+})
+
 test('zero-copy: a reader that closes early is reported, nothing crashes', async (t) => {
   const { child, stdin } = spawn('head', ['-c', '10'], { stdio: ['writer', 'ignore', 'inherit'], zeroCopy: true })
   const exited = new Promise((r) => child.on('close', r))

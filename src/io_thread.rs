@@ -39,6 +39,9 @@ const SPARE_SLABS: usize = 8;
 const SPIN_FOR_WORK: Duration = Duration::from_micros(50);
 /// How often zero-copy writers look whether the reader consumed their memory.
 const ZERO_COPY_POLL: Duration = Duration::from_millis(1);
+/// The same while JS waits for it (a drain, an empty buffer, a close): the reader takes a
+/// 1 MiB pipe in about 100 µs, so a 1 ms look would leave it idle most of the time.
+const ZERO_COPY_AWAITED_POLL: Duration = Duration::from_micros(50);
 
 /// What JS threads use to reach the I/O thread.
 struct Shared {
@@ -136,6 +139,12 @@ impl IoWriter {
   fn awaiting_reader(&self) -> bool {
     self.core.zero_copy && self.spliced > self.core.written.load(SeqCst)
   }
+
+  /// Zero-copy: JS waits for the reader (a drain or empty event is armed, or the close is).
+  fn reader_awaited(&self) -> bool {
+    self.awaiting_reader()
+      && (self.close_when_consumed || self.core.drain_armed.load(SeqCst) || self.core.empty_armed.load(SeqCst))
+  }
 }
 
 struct IoThread {
@@ -162,6 +171,7 @@ impl IoThread {
 
   fn run(mut self) {
     sys::block_sigpipe_on_this_thread();
+    sys::tighten_timer_slack();
     let mut events = Events::with_capacity(256);
     loop {
       self.shared.has_ready.store(false, SeqCst);
@@ -173,8 +183,14 @@ impl IoThread {
       if hungry && self.wait_briefly_for_work() {
         continue;
       }
+      // No event says "the reader read": while JS waits for that, look again shortly (a
+      // sleep, since the poller's timeouts are whole milliseconds).
+      let awaited = self.writers.values().any(|w| w.reader_awaited());
+      if awaited {
+        std::thread::sleep(ZERO_COPY_AWAITED_POLL);
+      }
       self.shared.sleeping.store(true, SeqCst);
-      let timeout = if !self.shared.ready.lock().unwrap().is_empty() {
+      let timeout = if awaited || !self.shared.ready.lock().unwrap().is_empty() {
         Some(Duration::ZERO)
       } else if self.writers.values().any(|w| w.awaiting_reader()) {
         // Zero-copy memory waits for the reader; there is no event for "the reader read".

@@ -370,7 +370,7 @@ fn value_or_null<'a>(env: js::Env, slot: Option<JsRef>) -> Result<Unknown<'a>> {
 /// Options read from the constructor's second argument.
 struct Options {
   child_fd: Option<i32>,
-  buffer_size: f64,
+  buffer_size: Option<f64>,
   low_water: f64,
   force_read_hack: bool,
   pipe_size: Option<usize>,
@@ -398,7 +398,7 @@ fn whole_number(env: js::Env, v: js::Value, name: &str, max: f64) -> Result<Opti
 fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
   let mut o = Options {
     child_fd: None,
-    buffer_size: DEFAULT_BUFFER_SIZE,
+    buffer_size: None,
     low_water: 0.0,
     force_read_hack: false,
     pipe_size: None,
@@ -415,9 +415,7 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
   }
   const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
   o.child_fd = whole_number(env, js::get_named(env, v, "childFd"), "childFd", i32::MAX as f64)?.map(|n| n as i32);
-  if let Some(n) = whole_number(env, js::get_named(env, v, "bufferSize"), "bufferSize", MAX_SAFE)? {
-    o.buffer_size = n;
-  }
+  o.buffer_size = whole_number(env, js::get_named(env, v, "bufferSize"), "bufferSize", MAX_SAFE)?;
   if let Some(n) = whole_number(env, js::get_named(env, v, "lowWaterMark"), "lowWaterMark", MAX_SAFE)? {
     o.low_water = n;
   }
@@ -466,9 +464,7 @@ impl ProcessWriter {
     }
     let fd = n as i32;
     let opts = read_options(e, options.map(|o| o.raw()).unwrap_or(ptr::null_mut()))?;
-    let (buffer_size, low_water) = flow::validate_marks(opts.buffer_size, opts.low_water)
-      .map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
-    // Checked before the fd is touched, so that a bad option leaves it as it was.
+    // Checked before the fd is changed, so that a bad option leaves it as it was.
     check_callback(e, opts.on_lost, "onConnectionLost")?;
     check_callback(e, opts.on_drain, "onDrain")?;
     let (access, was_nonblocking) = os::fd_status(fd).map_err(|err| {
@@ -479,6 +475,10 @@ impl ProcessWriter {
       return Err(js::throw(e, ErrorClass::Error, "ERR_FD_NOT_WRITABLE", &format!("fd {fd} is not open for writing")));
     }
     let kind = os::fd_kind(fd).unwrap_or(FdKind::Other);
+    let zero_copy = opts.zero_copy && kind == FdKind::Pipe && os::ZERO_COPY_SUPPORTED;
+    let size = opts.buffer_size.unwrap_or_else(|| flow::default_buffer_size(zero_copy, DEFAULT_BUFFER_SIZE));
+    let (buffer_size, low_water) =
+      flow::validate_marks(size, opts.low_water).map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
     let read_hack = read_hack::decide(Os::current(), os::kernel_version(), kind, access, opts.force_read_hack);
     if !was_nonblocking {
       os::set_nonblocking(fd, true).map_err(|err| js::throw(e, ErrorClass::Error, "ERR_FD_SETUP", &err.to_string()))?;
@@ -498,7 +498,7 @@ impl ProcessWriter {
       kind,
       read_hack,
       restore_blocking: !was_nonblocking,
-      zero_copy: opts.zero_copy && kind == FdKind::Pipe && os::ZERO_COPY_SUPPORTED,
+      zero_copy,
       pipe_capacity: capacity.unwrap_or(0),
       buffer_size,
       low_water,

@@ -28,6 +28,9 @@ pub fn set_pipe_size(_fd: RawFd, _want: usize) -> Option<usize> {
 /// Nothing to drain: `F_SETNOSIGPIPE` keeps the signal from being raised at all.
 pub fn discard_pending_sigpipe() {}
 
+/// Nothing to tighten where zero-copy (the only short sleeper) does not exist.
+pub fn tighten_timer_slack() {}
+
 /// macOS: `F_SETNOSIGPIPE` makes writes on this fd fail with EPIPE without raising SIGPIPE.
 pub fn suppress_sigpipe(fd: RawFd) {
   #[cfg(target_os = "macos")]
