@@ -50,10 +50,17 @@ export const CONTENDERS: Contender[] = [
   // optIn ones run only when named.
   {
     id: 'pw-zerocopy',
-    label: 'ProcessWriter, zeroCopy (vmsplice), bufferSize 2 MiB',
+    label: 'ProcessWriter, zeroCopy (vmsplice; its default bufferSize 4 MiB, lowWaterMark 0)',
     transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
-    feeder: { kind: 'pw', options: { zeroCopy: true, bufferSize: 2 << 20 } },
+    feeder: { kind: 'pw', options: { zeroCopy: true } },
     workloads: ['chunks', 'sequence'],
+  },
+  {
+    id: 'pw-zerocopy-lw',
+    label: 'ProcessWriter, zeroCopy, lowWaterMark 2 MiB (a drain no longer means every chunk was read)',
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
+    feeder: { kind: 'pw', options: { zeroCopy: true, lowWaterMark: 2 << 20 } },
+    workloads: ['chunks'],
   },
   {
     id: 'pw-socketpair',
