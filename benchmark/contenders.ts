@@ -78,6 +78,14 @@ export const CONTENDERS: Contender[] = [
     optIn: true,
   },
   {
+    id: 'pw-pipe256k',
+    label: 'ProcessWriter, pipeSize 256 KiB',
+    transport: 'pipe (256 KiB)',
+    feeder: { kind: 'pw', options: { pipeSize: 256 << 10 } },
+    workloads: ['chunks', 'concurrent'],
+    optIn: true,
+  },
+  {
     id: 'pw-buf1m',
     label: 'ProcessWriter, bufferSize 1 MiB, lowWaterMark 256 KiB',
     transport: 'pipe (1 MiB default, budgeted)',
