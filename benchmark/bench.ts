@@ -326,28 +326,31 @@ function nativeBinary(): { binary?: string } {
 }
 
 /**
- * How much this machine's pipe throughput depends on where the scheduler puts writer and reader:
- * the raw C writer, 64 KiB writes, writer and sink pinned to the same CPU and then to two CPUs.
+ * How much this machine's pipe throughput depends on where the scheduler puts writer and reader,
+ * and on the size of each write: the raw C writer, writer and sink pinned to the same CPU and
+ * then to two CPUs, pipe writes of 8 KiB, 64 KiB and 1 MiB (Linux copies a pipe write under the
+ * mutex the reader needs too; see src/piece_size.rs), socketpair writes of 64 KiB.
  */
 async function placementProbe(): Promise<string | null> {
   if (os.cpus().length < 2) return null
   const parts: string[] = []
-  for (const transport of ['pipe', 'socketpair']) {
+  const cases: Array<[string, number]> = [['pipe', 8 * 1024], ['pipe', 64 * 1024], ['pipe', 1024 * 1024], ['socketpair', 64 * 1024]]
+  for (const [transport, chunk] of cases) {
     const rates: string[] = []
     for (const sinkCpu of ['0', '1']) {
       const tries: number[] = []
       for (let i = 0; i < 3; i++) {
-        const r = spawnSync(RAW_WRITER, ['--sink', SINK, '--mode', 'write', '--transport', transport, '--chunk', String(64 * 1024),
-          '--total', String(GiB), '--cpu', '0', '--sink-cpu', sinkCpu], { encoding: 'utf8' })
+        const r = spawnSync(RAW_WRITER, ['--sink', SINK, '--mode', 'write', '--transport', transport === 'pipe' ? 'pipe1m' : transport,
+          '--chunk', String(chunk), '--total', String(GiB), '--cpu', '0', '--sink-cpu', sinkCpu], { encoding: 'utf8' })
         if (r.status !== 0) continue
         const j = JSON.parse(r.stdout)
         tries.push(j.bytes / j.seconds)
       }
       rates.push(tries.length ? fmtRate(median(tries)) : 'failed')
     }
-    parts.push(`${transport} ${rates[0]} on one core vs ${rates[1]} across two`)
+    parts.push(`${transport === 'pipe' ? '1 MiB pipe' : transport}, ${chunk >= 1 << 20 ? `${chunk >> 20} MiB` : `${chunk >> 10} KiB`} writes: ${rates[0]} on one core vs ${rates[1]} across two`)
   }
-  return `raw C writer, 64 KiB writes, writer and reader pinned (median of 3): ${parts.join('; ')}`
+  return `raw C writer, writer and reader pinned (median of 3): ${parts.join('; ')}`
 }
 
 /** benchmark/call-cost.ts for 100 B and 4 KiB chunks: the main-thread price of one call. */

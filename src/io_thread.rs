@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -41,7 +42,8 @@ const SPIN_FOR_WORK: Duration = Duration::from_micros(50);
 const ZERO_COPY_POLL: Duration = Duration::from_millis(1);
 /// The same while JS waits for it (a drain, an empty buffer, a close): a reader empties a
 /// 1 MiB pipe in about 100 µs, so a 1 ms look would leave it idle most of the time (measured,
-/// 1 MiB chunks: 10 µs looks 8.9-10.3 GiB/s, 50 µs 7.1-8.0).
+/// 1 MiB chunks: 10 µs looks 8.9-10.3 GiB/s, 50 µs 7.1-8.0). A reader that makes no progress
+/// doubles the interval, up to `ZERO_COPY_POLL`, so a stalled one costs no CPU.
 const ZERO_COPY_AWAITED_POLL: Duration = Duration::from_micros(10);
 
 /// What JS threads use to reach the I/O thread.
@@ -114,14 +116,14 @@ struct IoWriter {
 
 impl IoWriter {
   /// Zero-copy: count what the reader has consumed as written (`FIONREAD` tells what is
-  /// still unread) and free the chunks it has read past.
-  fn release_consumed(&mut self) {
+  /// still unread) and free the chunks it has read past. Returns whether the reader progressed.
+  fn release_consumed(&mut self) -> bool {
     let core = &self.core;
     if self.spliced == core.written.load(SeqCst) {
-      return;
+      return false;
     }
     let fd = core.fd.load(SeqCst);
-    let Some(unread) = sys::pipe_unread(fd) else { return };
+    let Some(unread) = sys::pipe_unread(fd) else { return false };
     let consumed = self.spliced.saturating_sub(unread as u64);
     while let Some((end, _)) = self.retained.front() {
       if *end > consumed {
@@ -133,7 +135,9 @@ impl IoWriter {
     if consumed > core.written.load(SeqCst) {
       core.written.store(consumed, SeqCst);
       core.fire_armed_events();
+      return true;
     }
+    false
   }
 
   /// Zero-copy: bytes mapped into the pipe that the reader has not read yet.
@@ -153,6 +157,8 @@ struct IoThread {
   shared: Arc<Shared>,
   writers: HashMap<usize, IoWriter>,
   iov: Vec<IoSlice<'static>>,
+  /// The current interval of the looks at awaited zero-copy readers.
+  awaited_poll: Duration,
 }
 
 enum Flushed {
@@ -167,7 +173,7 @@ enum Flushed {
 
 impl IoThread {
   fn new(poll: Poll, shared: Arc<Shared>) -> Self {
-    IoThread { poll, shared, writers: HashMap::new(), iov: Vec::with_capacity(MAX_IOVECS) }
+    IoThread { poll, shared, writers: HashMap::new(), iov: Vec::with_capacity(MAX_IOVECS), awaited_poll: ZERO_COPY_AWAITED_POLL }
   }
 
   fn run(mut self) {
@@ -184,14 +190,15 @@ impl IoThread {
       if hungry && self.wait_briefly_for_work() {
         continue;
       }
-      // No event says "the reader read": while JS waits for that, look again shortly (a
-      // sleep, since the poller's timeouts are whole milliseconds).
       let awaited = self.writers.values().any(|w| w.reader_awaited());
-      if awaited {
-        std::thread::sleep(ZERO_COPY_AWAITED_POLL);
-      }
       self.shared.sleeping.store(true, SeqCst);
-      let timeout = if awaited || !self.shared.ready.lock().unwrap().is_empty() {
+      let timeout = if !self.shared.ready.lock().unwrap().is_empty() {
+        Some(Duration::ZERO)
+      } else if awaited {
+        // No event says "the reader read": while JS waits for that, look again shortly. The
+        // poller's timeouts are whole milliseconds, so wait on its fd directly (a wake-up from
+        // JS or any writer's readiness still ends the wait at once).
+        sys::wait_readable(self.poll.as_raw_fd(), self.awaited_poll);
         Some(Duration::ZERO)
       } else if self.writers.values().any(|w| w.awaiting_reader()) {
         // Zero-copy memory waits for the reader; there is no event for "the reader read".
@@ -218,7 +225,11 @@ impl IoThread {
         };
         self.handle(ev.token().0, None, r);
       }
-      self.release_zero_copy();
+      let progressed = self.release_zero_copy();
+      if awaited {
+        self.awaited_poll =
+          if progressed { ZERO_COPY_AWAITED_POLL } else { (self.awaited_poll * 2).min(ZERO_COPY_POLL) };
+      }
     }
   }
 
@@ -236,14 +247,16 @@ impl IoThread {
     false
   }
 
-  /// Zero-copy writers: free what the readers consumed; close those that wait for it.
-  fn release_zero_copy(&mut self) {
+  /// Zero-copy writers: free what the readers consumed; close those that wait for it. Returns
+  /// whether any reader progressed.
+  fn release_zero_copy(&mut self) -> bool {
     let mut closed = Vec::new();
+    let mut progressed = false;
     for (token, w) in self.writers.iter_mut() {
       if !w.awaiting_reader() && !w.close_when_consumed {
         continue;
       }
-      w.release_consumed();
+      progressed |= w.release_consumed();
       if w.close_when_consumed && !w.awaiting_reader() {
         w.close_when_consumed = false;
         if Self::process(&self.poll, w, &mut self.iov) {
@@ -254,6 +267,7 @@ impl IoThread {
     for token in closed {
       self.writers.remove(&token);
     }
+    progressed
   }
 
   /// Look at one writer: after new work (`core` given) or a readiness event.

@@ -76,5 +76,12 @@ pub fn tighten_timer_slack() {
   unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
 }
 
+/// Wait until `fd` is readable or `timeout` passed, with sub-millisecond precision (`ppoll`).
+pub fn wait_readable(fd: RawFd, timeout: std::time::Duration) {
+  let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+  let ts = libc::timespec { tv_sec: timeout.as_secs() as libc::time_t, tv_nsec: timeout.subsec_nanos() as libc::c_long };
+  unsafe { libc::ppoll(&mut pfd, 1, &ts, std::ptr::null()) };
+}
+
 /// `vmsplice` exists here.
 pub const ZERO_COPY_SUPPORTED: bool = true;

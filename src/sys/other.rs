@@ -28,6 +28,13 @@ pub fn set_pipe_size(_fd: RawFd, _want: usize) -> Option<usize> {
 /// Nothing to drain: `F_SETNOSIGPIPE` keeps the signal from being raised at all.
 pub fn discard_pending_sigpipe() {}
 
+/// Wait until `fd` is readable or `timeout` passed (whole milliseconds, rounded up).
+pub fn wait_readable(fd: RawFd, timeout: std::time::Duration) {
+  let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+  let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+  unsafe { libc::poll(&mut pfd, 1, ms) };
+}
+
 /// Nothing to tighten where zero-copy (the only short sleeper) does not exist.
 pub fn tighten_timer_slack() {}
 
