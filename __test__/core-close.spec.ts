@@ -286,6 +286,21 @@ for (const size of [1 * MiB, 8 * MiB]) {
   })
 }
 
+test('a reader that leaves while a deep queue is being written (whole or in pieces): READER_CLOSED, counts add up', async (t) => {
+  const c = spawnWithWriter('head', ['-c', '20000000'])
+  const chunks = Array.from({ length: 48 }, (_, i) => bytes(MiB, 400 + i))
+  for (const b of chunks) c.w.write(b)
+  const reason = await withTimeout(c.lost)
+  t.is(reason.code, 'READER_CLOSED')
+  t.is(reason.errno, 'EPIPE')
+  t.is(reason.bytesWritten + reason.bytesUnwritten, 48 * MiB)
+  t.true(reason.bytesWritten >= 20_000_000)
+  t.true(reason.bytesUnwritten > 0)
+  const out = await c.stdout
+  t.is(out.length, 20_000_000)
+  t.true(out.equals(Buffer.concat(chunks).subarray(0, 20_000_000)))
+})
+
 test('43: a child that exits without reading, never written to: READER_CLOSED, clean, nothing pending', async (t) => {
   const c = spawnWithWriter('sleep', ['0.2'])
   const reason = await withTimeout(c.lost, LONG, 'reader-gone report for an idle writer')

@@ -74,6 +74,26 @@ test('zero-copy: bufferSize defaults to 4 MiB on a pipe (bytes in the pipe stay 
   }
 })
 
+test('zero-copy: a reader that stalls, then reads: the drain comes once it has read, every byte arrives', async (t) => {
+  const { child, stdin } = spawn('sh', ['-c', 'sleep 0.3; exec sha256sum'], { stdio: ['writer', 'pipe', 'inherit'], zeroCopy: true })
+  const out = collect(child.stdout)
+  const w = stdin!
+  const chunks = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1 << 20, i + 1))
+  const hash = createHash('sha256')
+  for (const b of chunks) {
+    hash.update(b)
+    w.write(b)
+  }
+  t.false(w.write(Buffer.alloc(0)), 'over the 4 MiB mark')
+  const started = Date.now()
+  await new Promise<void>((resolve) => (w.onDrain = resolve))
+  t.true(Date.now() - started >= 200, 'no drain while the reader sleeps')
+  t.is(w.bufferedAmount, 0)
+  w.loseConnection()
+  t.is((await closed(w)).code, 'DONE')
+  t.is((await out).toString().split(' ')[0], hash.digest('hex'))
+})
+
 test('zero-copy: a reader that closes early is reported, nothing crashes', async (t) => {
   const { child, stdin } = spawn('head', ['-c', '10'], { stdio: ['writer', 'ignore', 'inherit'], zeroCopy: true })
   const exited = new Promise((r) => child.on('close', r))
