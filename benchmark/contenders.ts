@@ -74,7 +74,7 @@ export const CONTENDERS: Contender[] = [
     label: 'ProcessWriter, pipeSize 0 (kernel default 64 KiB)',
     transport: 'pipe (64 KiB)',
     feeder: { kind: 'pw', options: { pipeSize: 0 } },
-    workloads: ['chunks'],
+    workloads: ['chunks', 'concurrent'],
     optIn: true,
   },
   {
