@@ -12,6 +12,7 @@ import vm from 'node:vm'
 import test from 'ava'
 
 import {
+  KiB,
   LONG,
   MiB,
   ProcessWriter,
@@ -437,6 +438,32 @@ for (const how of ['done', 'abort', 'reader'] as const) {
     t.true(isFdOpen(mine), 'the reused fd was not closed behind our back')
     t.is(fs.fstatSync(mine).ino, ino)
     fs.closeSync(mine)
+  })
+}
+
+for (const zeroCopy of [false, true]) {
+  test.serial(`buffers queued by reference (32 KiB and more) are released once written${zeroCopy ? ' (zeroCopy: once read)' : ''}: every one is collectable`, async (t) => {
+    let collected = 0
+    const registry = new FinalizationRegistry(() => collected++)
+    const c = spawnWithWriter('wc', ['-c'], { zeroCopy })
+    const count = 256
+    // In a plain function: a suspended async function may keep its last `b` in a saved register.
+    const fill = () => {
+      for (let i = 0; i < count; i++) {
+        const b = Buffer.alloc(64 * KiB, i)
+        registry.register(b, i)
+        c.w.write(b)
+      }
+    }
+    fill()
+    c.w.loseConnection()
+    t.is(Number((await c.stdout).toString().trim()), count * 64 * KiB)
+    t.is((await withTimeout(c.lost)).code, 'DONE')
+    for (let i = 0; i < 50 && collected < count; i++) {
+      gc()
+      await settle(20)
+    }
+    t.is(collected, count)
   })
 }
 

@@ -10,7 +10,7 @@ use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 
-use crate::queue::WriteQueue;
+use crate::queue::{Chunk, WriteQueue};
 use crate::read_hack::{FdKind, ReadHack};
 
 /// Why the connection ended (the contract's `ConnectionLostReason.code`).
@@ -127,6 +127,10 @@ pub struct Core {
   /// The last write hit `EAGAIN`: the I/O thread waits for writability, no need to wake it.
   pub blocked: AtomicBool,
   events: Mutex<VecDeque<Event>>,
+  /// Written chunks that hold JS memory, handed back so that the JS thread drops them: there
+  /// releasing the reference is a plain call, while napi-rs would send each one dropped on the
+  /// I/O thread through a thread-safe function of its own.
+  written_back: Mutex<Vec<Chunk>>,
   notify_pending: AtomicBool,
   notifier: Mutex<Option<Notifier>>,
 }
@@ -173,6 +177,7 @@ impl Core {
       scheduled: AtomicBool::new(false),
       blocked: AtomicBool::new(false),
       events: Mutex::new(VecDeque::new()),
+      written_back: Mutex::new(Vec::new()),
       notify_pending: AtomicBool::new(false),
       notifier: Mutex::new(None),
     })
@@ -280,6 +285,16 @@ impl Core {
   /// Queue an event for the JS thread and wake it (once per batch of events).
   pub fn post(&self, ev: Event) {
     self.events.lock().unwrap().push_back(ev);
+    self.notify();
+  }
+
+  /// Hand written chunks that hold JS memory back to the JS thread (see `written_back`).
+  pub fn hand_back(&self, chunks: &mut Vec<Chunk>) {
+    self.written_back.lock().unwrap().append(chunks);
+    self.notify();
+  }
+
+  fn notify(&self) {
     if !self.notify_pending.swap(true, SeqCst) {
       if let Some(n) = self.notifier.lock().unwrap().as_ref() {
         n();
@@ -287,9 +302,11 @@ impl Core {
     }
   }
 
-  /// The JS thread takes the queued events.
+  /// The JS thread takes the queued events (and drops the chunks handed back).
   pub fn take_events(&self) -> VecDeque<Event> {
     self.notify_pending.store(false, SeqCst);
+    let written_back = std::mem::take(&mut *self.written_back.lock().unwrap());
+    drop(written_back);
     std::mem::take(&mut *self.events.lock().unwrap())
   }
 

@@ -46,6 +46,15 @@ const ZERO_COPY_POLL: Duration = Duration::from_millis(1);
 /// doubles the interval, up to `ZERO_COPY_POLL`, so a stalled one costs no CPU.
 const ZERO_COPY_AWAITED_POLL: Duration = Duration::from_micros(10);
 
+/// Done with a written chunk: a slab is kept for reuse, JS memory goes back to the JS thread.
+fn retire(chunk: Chunk, spare: &mut Vec<Vec<u8>>, written_back: &mut Vec<Chunk>) {
+  if chunk.is_shared() {
+    written_back.push(chunk);
+  } else {
+    chunk.recycle(spare, SPARE_SLABS);
+  }
+}
+
 /// What JS threads use to reach the I/O thread.
 struct Shared {
   waker: Waker,
@@ -108,6 +117,8 @@ struct IoWriter {
   spliced: u64,
   /// Zero-copy: drained and due to close (`DONE`) once the reader consumed what is retained.
   close_when_consumed: bool,
+  /// Written chunks holding JS memory, to hand back to the JS thread (`Core::hand_back`).
+  written_back: Vec<Chunk>,
   /// Pipes: how much one write carries, by measurement.
   piece_size: PieceSize,
   /// When the last write returned (for `piece_size`).
@@ -130,7 +141,7 @@ impl IoWriter {
         break;
       }
       let (_, chunk) = self.retained.pop_front().unwrap();
-      chunk.recycle(&mut self.spare, SPARE_SLABS);
+      retire(chunk, &mut self.spare, &mut self.written_back);
     }
     if consumed > core.written.load(SeqCst) {
       core.written.store(consumed, SeqCst);
@@ -257,6 +268,9 @@ impl IoThread {
         continue;
       }
       progressed |= w.release_consumed();
+      if !w.written_back.is_empty() {
+        w.core.hand_back(&mut w.written_back);
+      }
       if w.close_when_consumed && !w.awaiting_reader() {
         w.close_when_consumed = false;
         if Self::process(&self.poll, w, &mut self.iov) {
@@ -305,6 +319,7 @@ impl IoThread {
       retained: VecDeque::new(),
       spliced: 0,
       close_when_consumed: false,
+      written_back: Vec::new(),
       piece_size: PieceSize::default(),
       last_write_end: None,
     };
@@ -405,8 +420,17 @@ impl IoThread {
     }
   }
 
-  /// Write until the in-flight queue (topped up from `pending`) is empty or the kernel is full.
+  /// Write until the in-flight queue (topped up from `pending`) is empty or the kernel is full,
+  /// then hand the written JS buffers back to the JS thread in one batch.
   fn flush(w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> Flushed {
+    let flushed = Self::write_out(w, iov);
+    if !w.written_back.is_empty() {
+      w.core.hand_back(&mut w.written_back);
+    }
+    flushed
+  }
+
+  fn write_out(w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> Flushed {
     let core = w.core.clone();
     let fd = core.fd.load(SeqCst);
     loop {
@@ -454,7 +478,8 @@ impl IoThread {
             w.piece_size.record(n as u64, now.duration_since(since).as_nanos() as u64);
             w.last_write_end = Some(now);
           }
-          w.inflight.consume(n, &mut w.spare, SPARE_SLABS);
+          let (spare, back) = (&mut w.spare, &mut w.written_back);
+          w.inflight.consume_with(n, &mut |c| retire(c, spare, back));
           core.written.fetch_add(n as u64, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);
           core.fire_armed_events();
@@ -520,6 +545,9 @@ impl IoThread {
       for chunk in mapped {
         std::mem::forget(chunk);
       }
+    }
+    if !w.written_back.is_empty() {
+      core.hand_back(&mut w.written_back);
     }
     if notify {
       core.post(Event::Lost(Lost {

@@ -58,6 +58,11 @@ impl Chunk {
     }
   }
 
+  /// Memory owned elsewhere (a JS buffer queued by reference).
+  pub fn is_shared(&self) -> bool {
+    matches!(self.data, Data::Shared(_))
+  }
+
   /// Done with: a slab goes back to `spare` (up to `keep` of them), anything else is dropped.
   pub fn recycle(self, spare: &mut Vec<Vec<u8>>, keep: usize) {
     if let Chunk { data: Data::Owned(v), slab: true } = self {
