@@ -137,11 +137,12 @@ test('4 (contract: sockets report HUP): a socketpair end feeds a child exactly, 
     const { readFd, writeFd } = openSocketpair()
     const c = spawnChild('sleep', ['0.2'], [readFd, 'ignore', 'ignore'], [readFd])
     const tr = lostTracker()
-    // eslint-disable-next-line no-new
-    new ProcessWriter(writeFd, { childFd: 0, onConnectionLost: tr.onConnectionLost })
+    // Kept referenced: a writer collected while open flushes and closes (DONE).
+    const w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost: tr.onConnectionLost })
     const reason = await withTimeout(tr.lost, LONG, 'reader-gone report on a socketpair')
     t.is(reason.code, 'READER_CLOSED')
     t.true(reason.clean)
+    t.is(w.fileno, -1)
     await c.exit
   }
 })

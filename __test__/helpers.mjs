@@ -160,6 +160,15 @@ export function lostTracker() {
   return tr;
 }
 
+/**
+ * Keep `w` reachable until its loss is reported: a test may await `tr.lost` without using the
+ * writer again, and a writer collected while open flushes and closes (DONE), which would turn a
+ * reader-gone test into a GC-timing one.
+ */
+function keepUntilLost(tr, w) {
+  tr.lost.then(() => w, () => w);
+}
+
 /** A writer on a fresh pipe; the read end stays in this process (the caller attaches a reader). */
 export function pipeWriter(options = {}, pipeSize) {
   const { readFd, writeFd } = pipeSize === undefined ? openPipe() : openPipe(pipeSize);
@@ -173,6 +182,7 @@ export function pipeWriter(options = {}, pipeSize) {
     closeFd(writeFd);
     throw e;
   }
+  keepUntilLost(tr, w);
   return Object.assign(tr, { w, readFd, writeFd });
 }
 
@@ -225,6 +235,7 @@ export function spawnWithWriter(cmd, args = [], options = {}, childFd = 0) {
   const c = spawnChild(cmd, args, stdio, [readFd]);
   const tr = lostTracker();
   const w = new ProcessWriter(writeFd, { childFd, onConnectionLost: tr.onConnectionLost, ...options });
+  keepUntilLost(tr, w);
   return Object.assign(tr, c, { w });
 }
 
