@@ -1,6 +1,8 @@
 import test from 'ava'
 import { spawn as nodeSpawn, spawnSync } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { randomBytes } from 'node:crypto'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sha256 } from './node-helpers.mjs'
@@ -57,6 +59,24 @@ test('--chunk-size and --pipe-size are accepted (sizes with k/m suffixes)', asyn
   const r = await cli(['feed', '--chunk-size', '4k', '--pipe-size=1m', '--input', SAMPLE, '--', 'wc', '-c'])
   t.is(r.code, 0)
   t.is(Number(r.stdout.trim()), readFileSync(SAMPLE).length)
+})
+
+test('--zero-copy: a 24 MiB file and standard input arrive exactly (sha256sum)', async (t) => {
+  const data = randomBytes(24 << 20)
+  const dir = mkdtempSync(join(tmpdir(), 'pw-cli-'))
+  const file = join(dir, 'input.bin')
+  writeFileSync(file, data)
+  try {
+    const fromFile = await cli(['feed', '-z', '-q', '--input', file, '--', 'sha256sum'])
+    t.is(fromFile.code, 0, fromFile.stderr)
+    t.is(fromFile.stdout.split(/\s+/)[0], sha256(data))
+    const fromStdin = await cli(['feed', '--zero-copy', '--', 'sha256sum'], data)
+    t.is(fromStdin.code, 0, fromStdin.stderr)
+    t.is(fromStdin.stdout.split(/\s+/)[0], sha256(data))
+    t.regex(fromStdin.stderr, new RegExp(`fed ${data.length} bytes`))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })
 
 test("exit code is the child's; killed by a signal gives 128 + signal", async (t) => {

@@ -6,6 +6,12 @@ import type { Progress } from './progress.js'
 import { spawn } from './spawn.js'
 
 const NAME = 'process-writer'
+/**
+ * Bytes per read of an input FILE. Node's fs streams read 64 KiB by default; 1 MiB reads cost a
+ * quarter of the thread-pool round trips (measured, 1 GiB file into a counting child: 0.75-1.3
+ * GB/s against 0.2-0.4 with 64 KiB).
+ */
+const DEFAULT_CHUNK_SIZE = 1 << 20
 
 export const USAGE = `Usage:
   ${NAME} feed [options] -- COMMAND [ARGS...]
@@ -16,9 +22,11 @@ flow-controlled pipe. COMMAND's stdout and stderr are inherited.
 
 Options (feed):
   -i, --input FILE     read FILE (default: standard input; "-" means standard input)
-  -c, --chunk-size N   read the input in chunks of N bytes (default 65536)
+  -c, --chunk-size N   read a FILE in chunks of N bytes (default 1 MiB)
   -p, --pipe-size N    ask the kernel for a pipe of N bytes (Linux F_SETPIPE_SZ)
-  -b, --buffer-size N  writer high-water mark in bytes (default 65536)
+  -b, --buffer-size N  writer high-water mark in bytes (default 65536; 4 MiB with -z)
+  -z, --zero-copy      map the input's chunks into the pipe instead of copying them
+                       (Linux vmsplice; elsewhere ignored)
   -q, --quiet          no progress bar and no summary line
   -h, --help           show this help
 
@@ -40,6 +48,7 @@ interface FeedArgs {
   chunkSize: number
   pipeSize?: number
   bufferSize?: number
+  zeroCopy: boolean
   quiet: boolean
   command: string
   args: string[]
@@ -57,7 +66,7 @@ function parseSize(flag: string, value: string | undefined): number {
 }
 
 function parseFeedArgs(argv: string[]): FeedArgs | 'help' {
-  const out: Partial<FeedArgs> & { quiet: boolean } = { input: '-', chunkSize: 65536, quiet: false }
+  const out: Partial<FeedArgs> & { quiet: boolean } = { input: '-', chunkSize: DEFAULT_CHUNK_SIZE, zeroCopy: false, quiet: false }
   let i = 0
   for (; i < argv.length; i++) {
     const a = argv[i]
@@ -96,6 +105,10 @@ function parseFeedArgs(argv: string[]): FeedArgs | 'help' {
       case '-b':
       case '--buffer-size':
         out.bufferSize = parseSize(flag, value())
+        break
+      case '-z':
+      case '--zero-copy':
+        out.zeroCopy = true
         break
       case '-q':
       case '--quiet':
@@ -203,6 +216,8 @@ async function runFeed(a: FeedArgs): Promise<number> {
     stdio: ['writer', 'inherit', 'inherit'],
     pipeSize: a.pipeSize,
     bufferSize: a.bufferSize,
+    // Safe: a Readable never changes a chunk it has emitted, and feed() only slices them.
+    zeroCopy: a.zeroCopy,
   })
   const writer = stdin!
 
