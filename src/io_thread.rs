@@ -46,6 +46,10 @@ const ZERO_COPY_POLL: Duration = Duration::from_millis(1);
 /// doubles the interval, up to `ZERO_COPY_POLL`, so a stalled one costs no CPU.
 const ZERO_COPY_AWAITED_POLL: Duration = Duration::from_micros(10);
 
+/// Written JS buffers (32 KiB or more each) are handed back at the end of a flush, or in
+/// batches of this many during a long one.
+const HAND_BACK_BATCH: usize = 32;
+
 /// Done with a written chunk: a slab is kept for reuse, JS memory goes back to the JS thread.
 fn retire(chunk: Chunk, spare: &mut Vec<Vec<u8>>, written_back: &mut Vec<Chunk>) {
   if chunk.is_shared() {
@@ -470,6 +474,9 @@ impl IoThread {
           // `written` advances as the reader consumes (so a drain means "reusable").
           core.syscalls.fetch_add(1, SeqCst);
           w.release_consumed();
+          if w.written_back.len() >= HAND_BACK_BATCH {
+            core.hand_back(&mut w.written_back);
+          }
         }
         Ok(n) => {
           if tuned {
@@ -480,6 +487,10 @@ impl IoThread {
           }
           let (spare, back) = (&mut w.spare, &mut w.written_back);
           w.inflight.consume_with(n, &mut |c| retire(c, spare, back));
+          if w.written_back.len() >= HAND_BACK_BATCH {
+            // A long flush (a fast reader, JS keeping the queue full) must not hold them all.
+            core.hand_back(&mut w.written_back);
+          }
           core.written.fetch_add(n as u64, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);
           core.fire_armed_events();
