@@ -95,17 +95,20 @@ pub fn validate_marks(buffer_size: f64, low_water: f64) -> Result<(u64, u64), &'
   Ok((buffer_size as u64, low_water as u64))
 }
 
+/// Twisted's default `bufferSize` (`2**2**2**2`).
+pub const DEFAULT_BUFFER_SIZE: f64 = 65536.0;
+
 /// `bufferSize` when `zeroCopy` is on and none is given.
 pub const ZERO_COPY_BUFFER_SIZE: f64 = 4.0 * 1024.0 * 1024.0;
 
 /// The `bufferSize` a writer starts with when none is given: Twisted's, unless `zero_copy`.
 /// Zero-copy bytes count as buffered until the reader has read them, so the buffer includes
 /// what sits in the pipe; Twisted's 64 KiB would keep a 1 MiB pipe almost empty.
-pub fn default_buffer_size(zero_copy: bool, twisted_default: f64) -> f64 {
+pub fn default_buffer_size(zero_copy: bool) -> f64 {
   if zero_copy {
     ZERO_COPY_BUFFER_SIZE
   } else {
-    twisted_default
+    DEFAULT_BUFFER_SIZE
   }
 }
 
@@ -118,8 +121,8 @@ mod tests {
 
   #[test]
   fn zero_copy_gets_a_buffer_deeper_than_the_pipe() {
-    assert_eq!(default_buffer_size(false, 65536.0), 65536.0);
-    assert_eq!(default_buffer_size(true, 65536.0), ZERO_COPY_BUFFER_SIZE);
+    assert_eq!(default_buffer_size(false), 65536.0);
+    assert_eq!(default_buffer_size(true), ZERO_COPY_BUFFER_SIZE);
   }
 
   #[test]

@@ -28,9 +28,6 @@ use crate::queue::{SharedBytes, WriteQueue, SLAB_SIZE};
 use crate::read_hack::{self, AccessMode, FdKind, Os};
 use crate::sys as os;
 
-/// Twisted's default `bufferSize` (`2**2**2**2`).
-pub const DEFAULT_BUFFER_SIZE: f64 = 65536.0;
-
 /// `Buffer`/`Uint8Array` chunks this large are queued by reference, not copied: like Node's
 /// streams, the caller must not modify such a chunk until it is written.
 pub const BY_REFERENCE_MIN: usize = SLAB_SIZE / 2;
@@ -476,7 +473,7 @@ impl ProcessWriter {
     }
     let kind = os::fd_kind(fd).unwrap_or(FdKind::Other);
     let zero_copy = opts.zero_copy && kind == FdKind::Pipe && os::ZERO_COPY_SUPPORTED;
-    let size = opts.buffer_size.unwrap_or_else(|| flow::default_buffer_size(zero_copy, DEFAULT_BUFFER_SIZE));
+    let size = opts.buffer_size.unwrap_or_else(|| flow::default_buffer_size(zero_copy));
     let (buffer_size, low_water) =
       flow::validate_marks(size, opts.low_water).map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
     let read_hack = read_hack::decide(Os::current(), os::kernel_version(), kind, access, opts.force_read_hack);
