@@ -288,8 +288,12 @@ impl Core {
     self.notify();
   }
 
-  /// Hand written chunks that hold JS memory back to the JS thread (see `written_back`).
+  /// Hand written chunks that hold JS memory back to the JS thread (see `written_back`);
+  /// an empty batch is no news.
   pub fn hand_back(&self, chunks: &mut Vec<Chunk>) {
+    if chunks.is_empty() {
+      return;
+    }
     self.written_back.lock().unwrap().append(chunks);
     self.notify();
   }

@@ -125,8 +125,9 @@ struct IoWriter {
   written_back: Vec<Chunk>,
   /// Pipes: how much one write carries, by measurement.
   piece_size: PieceSize,
-  /// When the last write returned (for `piece_size`).
-  last_write_end: Option<Instant>,
+  /// When the last write returned, or the writer was registered (for `piece_size`; a first
+  /// write long after registration falls in an idle gap and is not counted).
+  last_write_end: Instant,
 }
 
 impl IoWriter {
@@ -272,9 +273,7 @@ impl IoThread {
         continue;
       }
       progressed |= w.release_consumed();
-      if !w.written_back.is_empty() {
-        w.core.hand_back(&mut w.written_back);
-      }
+      w.core.hand_back(&mut w.written_back);
       if w.close_when_consumed && !w.awaiting_reader() {
         w.close_when_consumed = false;
         if Self::process(&self.poll, w, &mut self.iov) {
@@ -325,7 +324,7 @@ impl IoThread {
       close_when_consumed: false,
       written_back: Vec::new(),
       piece_size: PieceSize::default(),
-      last_write_end: None,
+      last_write_end: Instant::now(),
     };
     if fd >= 0 {
       match poll.registry().register(&mut SourceFd(&fd), Token(w.core.token), Interest::WRITABLE) {
@@ -428,16 +427,19 @@ impl IoThread {
   /// then hand the written JS buffers back to the JS thread in one batch.
   fn flush(w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> Flushed {
     let flushed = Self::write_out(w, iov);
-    if !w.written_back.is_empty() {
-      w.core.hand_back(&mut w.written_back);
-    }
+    w.core.hand_back(&mut w.written_back);
     flushed
   }
 
   fn write_out(w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> Flushed {
     let core = w.core.clone();
     let fd = core.fd.load(SeqCst);
+    let tuned = core.kind == FdKind::Pipe && !core.zero_copy;
     loop {
+      if w.written_back.len() >= HAND_BACK_BATCH {
+        // A long flush (a fast reader, JS keeping the queue full) must not hold them all.
+        core.hand_back(&mut w.written_back);
+      }
       if w.inflight.is_empty() {
         // Batch whatever JS queued while we were writing.
         Self::take_pending(w);
@@ -451,11 +453,8 @@ impl IoThread {
       // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
-      let queued = w.inflight.len();
-      let tuned = core.kind == FdKind::Pipe && !core.zero_copy;
-      let limit = if tuned { w.piece_size.limit(queued).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES };
+      let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES };
       w.inflight.io_slices(iov_ref, MAX_IOVECS, limit);
-      let started = Instant::now();
       let res = if core.zero_copy { sys::vmsplice(fd, iov_ref) } else { sys::write_vectored(fd, iov_ref) };
       iov.clear();
       match res {
@@ -474,23 +473,15 @@ impl IoThread {
           // `written` advances as the reader consumes (so a drain means "reusable").
           core.syscalls.fetch_add(1, SeqCst);
           w.release_consumed();
-          if w.written_back.len() >= HAND_BACK_BATCH {
-            core.hand_back(&mut w.written_back);
-          }
         }
         Ok(n) => {
           if tuned {
             let now = Instant::now();
-            let since = w.last_write_end.unwrap_or(started);
-            w.piece_size.record(n as u64, now.duration_since(since).as_nanos() as u64);
-            w.last_write_end = Some(now);
+            w.piece_size.record(n as u64, now.duration_since(w.last_write_end).as_nanos() as u64);
+            w.last_write_end = now;
           }
           let (spare, back) = (&mut w.spare, &mut w.written_back);
           w.inflight.consume_with(n, &mut |c| retire(c, spare, back));
-          if w.written_back.len() >= HAND_BACK_BATCH {
-            // A long flush (a fast reader, JS keeping the queue full) must not hold them all.
-            core.hand_back(&mut w.written_back);
-          }
           core.written.fetch_add(n as u64, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);
           core.fire_armed_events();
@@ -557,9 +548,7 @@ impl IoThread {
         std::mem::forget(chunk);
       }
     }
-    if !w.written_back.is_empty() {
-      core.hand_back(&mut w.written_back);
-    }
+    core.hand_back(&mut w.written_back);
     if notify {
       core.post(Event::Lost(Lost {
         code,
