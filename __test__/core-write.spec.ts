@@ -351,6 +351,43 @@ test('a deep queue on a pipe (written whole or in 8 KiB pieces, as the I/O threa
   t.log(`${c.w.stats().syscalls} syscalls for ${sent.length} chunks`)
 })
 
+for (const marks of [{}, { bufferSize: 256 * KiB, lowWaterMark: 64 * KiB }]) {
+  test(`drains with a fast reader ${JSON.stringify(marks)}: each onDrain sees the level at the low-water mark, all 32 MiB arrive`, async (t) => {
+    // The I/O thread wakes the JS thread as it begins the write that should complete a drain,
+    // and JS waits for that write to end (stats().drainsAwaited); either way, a drain is only
+    // delivered at the mark.
+    const c = spawnWithWriter('wc', ['-c'], marks)
+    const low = c.w.lowWaterMark
+    t.is(typeof low, 'number')
+    const chunk = bytes(64 * KiB, 101)
+    let sent = 0
+    let drains = 0
+    let aboveMark = 0
+    const pump = () => {
+      while (sent < 512) {
+        sent++
+        if (!c.w.write(chunk)) return
+      }
+      c.w.loseConnection()
+    }
+    c.w.onDrain = () => {
+      drains++
+      if (c.w.bufferedAmount > low) aboveMark++
+      pump()
+    }
+    pump()
+    t.is(Number((await c.stdout).toString().trim()), 512 * 64 * KiB)
+    const reason = await withTimeout(c.lost)
+    t.is(reason.code, 'DONE')
+    t.is(reason.bytesWritten, 512 * 64 * KiB)
+    t.is(aboveMark, 0)
+    t.true(drains > 0)
+    const s = c.w.stats()
+    t.true(s.drainsAwaited <= drains)
+    t.log(`${drains} drains, ${s.drainsAwaited} of them awaited during the completing write`)
+  })
+}
+
 test('many small chunks: 5000-element writeSequence (over IOV_MAX) and 10000 tiny writes arrive exactly', async (t) => {
   const c = spawnWithWriter('sha256sum')
   const seq = Array.from({ length: 5000 }, (_, i) => bytes(1 + (i % 37), i))

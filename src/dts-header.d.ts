@@ -82,6 +82,11 @@ export interface WriterStats {
   resumes: number
   /** milliseconds spent over `bufferSize` (backpressure). */
   pausedMs: number
+  /**
+   * drains delivered after the JS thread, woken as the I/O thread began the write that
+   * completed them, waited for that write (at most 100 µs) instead of sleeping until told.
+   */
+  drainsAwaited: number
   /** kernel pipe capacity in bytes (0 when unknown or not a pipe). */
   pipeCapacity: number
   /** what the fd is. */

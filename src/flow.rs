@@ -78,6 +78,19 @@ pub fn when_empty(disconnecting: bool, blocked: bool) -> WhenEmpty {
   }
 }
 
+/// The longest write the I/O thread announces as completing a drain (`announce_drain`): at
+/// about 3 GiB/s into a pipe it takes some 80 µs, about what the JS thread waits for it.
+pub const ANNOUNCE_MAX_BYTES: u64 = 256 * 1024;
+
+/// Whether the I/O thread, about to write `len` bytes of a writer holding `buffered`, should
+/// wake the JS thread now rather than after the write (`Core::expect_drain`): JS waits for a
+/// drain, this write brings the level to the low-water mark if the kernel takes all of it, it
+/// is short enough to be waited for, and the last write was not cut short (a full pipe: the
+/// reader is slower than we are, and the wait would be spent on nothing).
+pub fn announce_drain(drain_armed: bool, buffered: u64, len: u64, low_water: u64, last_write_short: bool) -> bool {
+  drain_armed && !last_write_short && len <= ANNOUNCE_MAX_BYTES && buffered.saturating_sub(len) <= low_water
+}
+
 /// Validate the two marks (bytes). `bufferSize` must be a whole number from 0 to 2^53 and the
 /// low-water mark may not exceed it.
 pub fn validate_marks(buffer_size: f64, low_water: f64) -> Result<(u64, u64), &'static str> {
@@ -117,6 +130,22 @@ mod tests {
   use super::*;
 
   const RUNNING: Producer = Producer::Push { paused: false };
+
+  #[test]
+  fn a_drain_is_announced_only_for_the_write_that_completes_it() {
+    // 128 KiB buffered, JS waits, low-water mark 0.
+    assert!(announce_drain(true, 131072, 131072, 0, false));
+    // The write leaves bytes above the mark.
+    assert!(!announce_drain(true, 131072, 65536, 0, false));
+    assert!(announce_drain(true, 131072, 65536, 65536, false));
+    // Nobody waits for a drain.
+    assert!(!announce_drain(false, 131072, 131072, 0, false));
+    // The pipe was full at the last write.
+    assert!(!announce_drain(true, 131072, 131072, 0, true));
+    // Too long to be waited for.
+    assert!(!announce_drain(true, 1 << 20, 1 << 20, 0, false));
+    assert!(announce_drain(true, ANNOUNCE_MAX_BYTES, ANNOUNCE_MAX_BYTES, 0, false));
+  }
   const PAUSED: Producer = Producer::Push { paused: true };
 
   #[test]

@@ -27,7 +27,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::core::{Core, Event, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
-use crate::flow::{when_empty, WhenEmpty};
+use crate::flow::{announce_drain, when_empty, WhenEmpty};
 use crate::piece_size::PieceSize;
 use crate::queue::{Chunk, WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
 use crate::read_hack::{reader_gone, FdKind, Readiness};
@@ -125,6 +125,8 @@ struct IoWriter {
   written_back: Vec<Chunk>,
   /// Pipes: how much one write carries, by measurement.
   piece_size: PieceSize,
+  /// The last write was cut short (partial, or `EAGAIN`): the pipe is full.
+  last_write_short: bool,
   /// When the last write returned, or the writer was registered (for `piece_size`; a first
   /// write long after registration falls in an idle gap and is not counted).
   last_write_end: Instant,
@@ -324,6 +326,7 @@ impl IoThread {
       close_when_consumed: false,
       written_back: Vec::new(),
       piece_size: PieceSize::default(),
+      last_write_short: false,
       last_write_end: Instant::now(),
     };
     if fd >= 0 {
@@ -454,9 +457,22 @@ impl IoThread {
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
       let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES };
-      w.inflight.io_slices(iov_ref, MAX_IOVECS, limit);
+      let len = w.inflight.io_slices(iov_ref, MAX_IOVECS, limit) as u64;
+      // (Zero-copy bytes count as written only once read: no write completes a drain.)
+      if !core.zero_copy
+        && announce_drain(
+          core.drain_armed.load(SeqCst),
+          core.buffered(),
+          len,
+          core.low_water.load(SeqCst),
+          w.last_write_short,
+        )
+      {
+        core.expect_drain();
+      }
       let res = if core.zero_copy { sys::vmsplice(fd, iov_ref) } else { sys::write_vectored(fd, iov_ref) };
       iov.clear();
+      w.last_write_short = !matches!(res, Ok(n) if n as u64 == len);
       match res {
         Ok(n) if core.zero_copy => {
           let start = w.spliced;
@@ -483,15 +499,21 @@ impl IoThread {
           let (spare, back) = (&mut w.spare, &mut w.written_back);
           w.inflight.consume_with(n, &mut |c| retire(c, spare, back));
           core.written.fetch_add(n as u64, SeqCst);
+          core.drain_expected.store(false, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);
           core.fire_armed_events();
           if w.always_ready {
             continue;
           }
         }
-        Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-        Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Flushed::Blocked,
-        Err(e) => return Flushed::Failed(e),
+        Err(e) => {
+          core.drain_expected.store(false, SeqCst);
+          match e.kind() {
+            io::ErrorKind::Interrupted => continue,
+            io::ErrorKind::WouldBlock => return Flushed::Blocked,
+            _ => return Flushed::Failed(e),
+          }
+        }
       }
     }
   }

@@ -31,6 +31,9 @@ use crate::sys as os;
 /// `Buffer`/`Uint8Array` chunks this large are queued by reference, not copied: like Node's
 /// streams, the caller must not modify such a chunk until it is written.
 pub const BY_REFERENCE_MIN: usize = SLAB_SIZE / 2;
+/// The longest the JS thread waits for a write announced as completing a drain
+/// (`Core::expect_drain`; such writes are at most `flow::ANNOUNCE_MAX_BYTES`).
+const EXPECTED_DRAIN_WAIT: std::time::Duration = std::time::Duration::from_micros(100);
 
 /// A JS `Uint8Array` (or `Buffer`) kept alive while queued; napi-rs releases the reference on
 /// the JS thread when it is dropped on the I/O thread.
@@ -55,6 +58,8 @@ pub struct JsSide {
   paused_ms: Cell<f64>,
   pauses: Cell<u64>,
   resumes: Cell<u64>,
+  /// Drains delivered by waiting for the I/O thread's write in progress (`dispatch`).
+  drains_awaited: Cell<u64>,
   on_lost: Cell<Option<JsRef>>,
   on_drain: Cell<Option<JsRef>>,
   reason: Cell<Option<JsRef>>,
@@ -185,8 +190,23 @@ impl JsSide {
     d.ok
   }
 
-  /// Deliver what the I/O thread queued (runs on the JS thread).
+  /// Deliver what the I/O thread queued (runs on the JS thread). Woken ahead of a drain
+  /// (`Core::expect_drain`), wait for the write in progress rather than sleep through it.
   fn dispatch(&self, env: js::Env) {
+    self.deliver_events(env);
+    let core = &self.core;
+    if core.drain_expected.load(SeqCst)
+      && core.drain_armed.load(SeqCst)
+      && core.accepting()
+      && core.await_expected_drain(EXPECTED_DRAIN_WAIT)
+    {
+      self.drains_awaited.set(self.drains_awaited.get() + 1);
+      core.fire_armed_events_here();
+      self.deliver_events(env);
+    }
+  }
+
+  fn deliver_events(&self, env: js::Env) {
     for ev in self.core.take_events() {
       match ev {
         Event::Drain => self.on_drain_event(env),
@@ -509,6 +529,7 @@ impl ProcessWriter {
       paused_ms: Cell::new(0.0),
       pauses: Cell::new(0),
       resumes: Cell::new(0),
+      drains_awaited: Cell::new(0),
       on_lost: Cell::new(None),
       on_drain: Cell::new(None),
       reason: Cell::new(None),
@@ -830,7 +851,7 @@ impl ProcessWriter {
 
   /// Counters: bytes accepted, written, dropped (offered after the close), unwritten
   /// (discarded at the close), buffered; write calls, syscalls, backpressure episodes, time
-  /// spent over `bufferSize`, pipe capacity and transport.
+  /// spent over `bufferSize`, drains awaited, pipe capacity and transport.
   #[napi(ts_return_type = "WriterStats")]
   pub fn stats(&self, env: Env) -> Result<Unknown<'_>> {
     let e = env.raw();
@@ -841,7 +862,7 @@ impl ProcessWriter {
     if let Some(t) = side.over_since.get() {
       paused_ms += t.elapsed().as_secs_f64() * 1000.0;
     }
-    let fields: [(&str, f64); 11] = [
+    let fields: [(&str, f64); 12] = [
       ("bytesAccepted", c.accepted.load(SeqCst) as f64),
       ("bytesWritten", c.written.load(SeqCst) as f64),
       ("bytesDropped", c.dropped.load(SeqCst) as f64),
@@ -852,6 +873,7 @@ impl ProcessWriter {
       ("pauses", side.pauses.get() as f64),
       ("resumes", side.resumes.get() as f64),
       ("pausedMs", paused_ms),
+      ("drainsAwaited", side.drains_awaited.get() as f64),
       ("pipeCapacity", c.pipe_capacity as f64),
     ];
     for (k, v) in fields {
