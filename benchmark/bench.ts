@@ -178,7 +178,8 @@ function command(c: Contender, spec: RunSpec): [string, string[]] {
       return [
         RAW_WRITER,
         ['--sink', SINK, '--mode', f.mode, '--transport', f.transport, '--chunk', String(spec.chunk), '--total', String(spec.total),
-          ...(spec.kind === 'sequence' ? ['--iov', String(spec.seqLen)] : [])],
+          ...(spec.kind === 'sequence' ? ['--iov', String(spec.seqLen)] : []),
+          ...(spec.children > 1 ? ['--children', String(spec.children)] : [])],
       ]
   }
 }

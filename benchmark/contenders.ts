@@ -8,7 +8,7 @@ export type Feeder =
   | { kind: 'pw'; options?: Record<string, unknown> }
   /** Node's child.stdin: 'drain' awaits 'drain' after a false write; 'cork' corks and uncorks once per tick. */
   | { kind: 'node'; style: 'drain' | 'cork' }
-  /** benchmark/native/raw_writer.c: blocking write(2)/writev(2) from C, no JS. */
+  /** benchmark/native/raw_writer.c: blocking write(2)/writev(2) from C, no JS (several children: non-blocking, poll(2)). */
   | { kind: 'raw'; mode: 'write' | 'writev'; transport: 'pipe' | 'pipe1m' | 'socketpair' }
   /** benchmark/twisted_feed.py: Twisted's own ProcessWriter under its reactor. */
   | { kind: 'twisted' }
@@ -33,8 +33,9 @@ function raw(mode: 'write' | 'writev', transport: 'pipe' | 'pipe1m' | 'socketpai
     label: `raw C ${mode === 'write' ? 'write per chunk' : 'writev ≤1024 iovecs'}, ${where}`,
     transport: where,
     feeder: { kind: 'raw', mode, transport },
-    // write per chunk is the same syscall pattern whatever the grouping, so only writev runs `sequence`
-    workloads: mode === 'writev' && transport === 'pipe' ? ['chunks', 'sequence'] : ['chunks'],
+    // write per chunk is the same syscall pattern whatever the grouping, so only writev runs
+    // `sequence`; write per chunk runs `concurrent` (one poll loop over all the children).
+    workloads: mode === 'writev' ? (transport === 'pipe' ? ['chunks', 'sequence'] : ['chunks']) : ['chunks', 'concurrent'],
   }
 }
 

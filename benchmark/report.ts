@@ -156,6 +156,11 @@ export function evaluateTargets(summary: Summary[]): Target[] {
     })
   }
   ratio('concurrent-node', '64 concurrent children, aggregate vs Node', 'concurrent-64', 1, 'vsNode')
+  {
+    // The same on pipes without JS: what any pipe writer gets here.
+    const raw = get('concurrent-64', 'raw-write-pipe1m')?.vsNode ?? null
+    if (raw !== null) targets[targets.length - 1].measured += ` (raw C, one poll loop, 1 MiB pipes: ${x(raw)})`
+  }
   return targets
 }
 

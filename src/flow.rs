@@ -82,13 +82,31 @@ pub fn when_empty(disconnecting: bool, blocked: bool) -> WhenEmpty {
 /// about 3 GiB/s into a pipe it takes some 80 µs, about what the JS thread waits for it.
 pub const ANNOUNCE_MAX_BYTES: u64 = 256 * 1024;
 
-/// Whether the I/O thread, about to write `len` bytes of a writer holding `buffered`, should
-/// wake the JS thread now rather than after the write (`Core::expect_drain`): JS waits for a
-/// drain, this write brings the level to the low-water mark if the kernel takes all of it, it
-/// is short enough to be waited for, and the last write was not cut short (a full pipe: the
-/// reader is slower than we are, and the wait would be spent on nothing).
-pub fn announce_drain(drain_armed: bool, buffered: u64, len: u64, low_water: u64, last_write_short: bool) -> bool {
-  drain_armed && !last_write_short && len <= ANNOUNCE_MAX_BYTES && buffered.saturating_sub(len) <= low_water
+/// What `announce_drain` looks at, for one writer about to write `len` bytes.
+#[derive(Clone, Copy, Debug)]
+pub struct DrainOutlook {
+  /// JS waits for this writer's drain.
+  pub drain_armed: bool,
+  /// No other writer's drain is awaited: with several, JS has their events to handle and
+  /// must not spend its time waiting on one write.
+  pub alone: bool,
+  pub buffered: u64,
+  pub len: u64,
+  pub low_water: u64,
+  /// The last write was cut short: the pipe was full, the reader is slower than we are.
+  pub last_write_short: bool,
+}
+
+/// Whether the I/O thread should wake the JS thread as it begins this write rather than after
+/// it (`Core::expect_drain`): JS waits for this drain alone, the write brings the level to the
+/// low-water mark if the kernel takes all of it, it is short enough to be waited for, and the
+/// last write was not cut short (the wait would be spent on a full pipe).
+pub fn announce_drain(o: DrainOutlook) -> bool {
+  o.drain_armed
+    && o.alone
+    && !o.last_write_short
+    && o.len <= ANNOUNCE_MAX_BYTES
+    && o.buffered.saturating_sub(o.len) <= o.low_water
 }
 
 /// Validate the two marks (bytes). `bufferSize` must be a whole number from 0 to 2^53 and the
@@ -133,18 +151,20 @@ mod tests {
 
   #[test]
   fn a_drain_is_announced_only_for_the_write_that_completes_it() {
-    // 128 KiB buffered, JS waits, low-water mark 0.
-    assert!(announce_drain(true, 131072, 131072, 0, false));
+    // 128 KiB buffered, JS waits for this writer alone, low-water mark 0.
+    let o = DrainOutlook { drain_armed: true, alone: true, buffered: 131072, len: 131072, low_water: 0, last_write_short: false };
+    assert!(announce_drain(o));
     // The write leaves bytes above the mark.
-    assert!(!announce_drain(true, 131072, 65536, 0, false));
-    assert!(announce_drain(true, 131072, 65536, 65536, false));
-    // Nobody waits for a drain.
-    assert!(!announce_drain(false, 131072, 131072, 0, false));
+    assert!(!announce_drain(DrainOutlook { len: 65536, ..o }));
+    assert!(announce_drain(DrainOutlook { len: 65536, low_water: 65536, ..o }));
+    // Nobody waits for a drain, or JS waits for other writers' drains too.
+    assert!(!announce_drain(DrainOutlook { drain_armed: false, ..o }));
+    assert!(!announce_drain(DrainOutlook { alone: false, ..o }));
     // The pipe was full at the last write.
-    assert!(!announce_drain(true, 131072, 131072, 0, true));
+    assert!(!announce_drain(DrainOutlook { last_write_short: true, ..o }));
     // Too long to be waited for.
-    assert!(!announce_drain(true, 1 << 20, 1 << 20, 0, false));
-    assert!(announce_drain(true, ANNOUNCE_MAX_BYTES, ANNOUNCE_MAX_BYTES, 0, false));
+    assert!(!announce_drain(DrainOutlook { buffered: 1 << 20, len: 1 << 20, ..o }));
+    assert!(announce_drain(DrainOutlook { buffered: ANNOUNCE_MAX_BYTES, len: ANNOUNCE_MAX_BYTES, ..o }));
   }
   const PAUSED: Producer = Producer::Push { paused: true };
 

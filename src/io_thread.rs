@@ -27,7 +27,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::core::{Core, Event, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
-use crate::flow::{announce_drain, when_empty, WhenEmpty};
+use crate::flow::{announce_drain, when_empty, DrainOutlook, WhenEmpty};
 use crate::piece_size::PieceSize;
 use crate::queue::{Chunk, WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
 use crate::read_hack::{reader_gone, FdKind, Readiness};
@@ -127,6 +127,8 @@ struct IoWriter {
   piece_size: PieceSize,
   /// The last write was cut short (partial, or `EAGAIN`): the pipe is full.
   last_write_short: bool,
+  /// No other writer's drain is awaited by JS (set before each look at this writer).
+  drain_awaited_alone: bool,
   /// When the last write returned, or the writer was registered (for `piece_size`; a first
   /// write long after registration falls in an idle gap and is not counted).
   last_write_end: Instant,
@@ -177,6 +179,8 @@ struct IoThread {
   iov: Vec<IoSlice<'static>>,
   /// The current interval of the looks at awaited zero-copy readers.
   awaited_poll: Duration,
+  /// Writers whose drain JS waits for, counted at each turn of the loop.
+  drains_awaited: usize,
 }
 
 enum Flushed {
@@ -191,7 +195,14 @@ enum Flushed {
 
 impl IoThread {
   fn new(poll: Poll, shared: Arc<Shared>) -> Self {
-    IoThread { poll, shared, writers: HashMap::new(), iov: Vec::with_capacity(MAX_IOVECS), awaited_poll: ZERO_COPY_AWAITED_POLL }
+    IoThread {
+      poll,
+      shared,
+      writers: HashMap::new(),
+      iov: Vec::with_capacity(MAX_IOVECS),
+      awaited_poll: ZERO_COPY_AWAITED_POLL,
+      drains_awaited: 0,
+    }
   }
 
   fn run(mut self) {
@@ -202,6 +213,7 @@ impl IoThread {
       self.shared.has_ready.store(false, SeqCst);
       let batch = std::mem::take(&mut *self.shared.ready.lock().unwrap());
       let hungry = !batch.is_empty();
+      self.count_drains_awaited();
       for core in batch {
         self.handle(core.token, Some(core), Readiness::default());
       }
@@ -231,6 +243,7 @@ impl IoThread {
         }
       }
       self.shared.sleeping.store(false, SeqCst);
+      self.count_drains_awaited();
       for ev in events.iter() {
         if ev.token() == WAKE {
           continue;
@@ -249,6 +262,11 @@ impl IoThread {
           if progressed { ZERO_COPY_AWAITED_POLL } else { (self.awaited_poll * 2).min(ZERO_COPY_POLL) };
       }
     }
+  }
+
+  /// How many writers' drains JS waits for (`flow::DrainOutlook::alone`).
+  fn count_drains_awaited(&mut self) {
+    self.drains_awaited = self.writers.values().filter(|w| w.core.drain_armed.load(SeqCst)).count();
   }
 
   /// After handing data to the kernel, JS usually has the next batch ready within microseconds;
@@ -302,6 +320,7 @@ impl IoThread {
     if r.writable || r.error || r.write_closed {
       w.core.blocked.store(false, SeqCst);
     }
+    w.drain_awaited_alone = self.drains_awaited <= 1;
     if reader_gone(w.core.read_hack, r) {
       w.reader_gone = true;
     }
@@ -327,6 +346,7 @@ impl IoThread {
       written_back: Vec::new(),
       piece_size: PieceSize::default(),
       last_write_short: false,
+      drain_awaited_alone: false,
       last_write_end: Instant::now(),
     };
     if fd >= 0 {
@@ -460,13 +480,14 @@ impl IoThread {
       let len = w.inflight.io_slices(iov_ref, MAX_IOVECS, limit) as u64;
       // (Zero-copy bytes count as written only once read: no write completes a drain.)
       if !core.zero_copy
-        && announce_drain(
-          core.drain_armed.load(SeqCst),
-          core.buffered(),
+        && announce_drain(DrainOutlook {
+          drain_armed: core.drain_armed.load(SeqCst),
+          alone: w.drain_awaited_alone,
+          buffered: core.buffered(),
           len,
-          core.low_water.load(SeqCst),
-          w.last_write_short,
-        )
+          low_water: core.low_water.load(SeqCst),
+          last_write_short: w.last_write_short,
+        })
       {
         core.expect_drain();
       }

@@ -4,6 +4,7 @@
  *
  *   raw_writer --sink PATH --mode write|writev --transport pipe|pipe1m|socketpair
  *              --chunk BYTES --total BYTES [--iov N] [--cpu N] [--sink-cpu N]
+ *              [--children N]
  *
  * Builds one chunk (the same byte pattern as the JS contenders), forks the
  * sink with one end of the transport as its stdin, then writes TOTAL bytes as
@@ -12,10 +13,14 @@
  * to the sink's exit, the sink's count, syscalls, CPU time of this process.
  * --cpu / --sink-cpu pin the writer / the sink to one CPU (for the same-core vs
  * cross-core probe; the contenders themselves are never pinned).
+ * --children N (mode write only): N sinks, each with its own transport and
+ * TOTAL/N bytes, fed from one thread: non-blocking fds, poll(2), one write(2)
+ * per chunk to each writable fd in turn (what an event loop does, minus JS).
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,40 +53,11 @@ static void pin(int cpu) {
   if (sched_setaffinity(0, sizeof set, &set) < 0) die("sched_setaffinity");
 }
 
-int main(int argc, char **argv) {
-  const char *sink = NULL, *mode = "write", *transport = "pipe";
-  unsigned long long chunk = 65536, total = 1 << 26;
-  int iovmax = 1024, cpu = -1, sink_cpu = -1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    const char *k = argv[i], *v = argv[i + 1];
-    if (!strcmp(k, "--sink")) sink = v;
-    else if (!strcmp(k, "--mode")) mode = v;
-    else if (!strcmp(k, "--transport")) transport = v;
-    else if (!strcmp(k, "--chunk")) chunk = strtoull(v, NULL, 10);
-    else if (!strcmp(k, "--total")) total = strtoull(v, NULL, 10);
-    else if (!strcmp(k, "--iov")) iovmax = atoi(v);
-    else if (!strcmp(k, "--cpu")) cpu = atoi(v);
-    else if (!strcmp(k, "--sink-cpu")) sink_cpu = atoi(v);
-    else { fprintf(stderr, "raw_writer: unknown option %s\n", k); return 2; }
-  }
-  int use_writev = !strcmp(mode, "writev");
-  if (!sink || chunk == 0 || iovmax < 1 || iovmax > 1024 || (!use_writev && strcmp(mode, "write"))) {
-    fprintf(stderr, "raw_writer: bad arguments\n");
-    return 2;
-  }
-  signal(SIGPIPE, SIG_IGN);
-  if (cpu >= 0) pin(cpu);
-
-  /* Same pattern as benchmark/workload.ts makeChunk(): byte i = i * 31 + 7. */
-  unsigned char *buf = malloc(chunk);
-  if (!buf) die("malloc");
-  for (unsigned long long i = 0; i < chunk; i++) buf[i] = (unsigned char)(i * 31 + 7);
-
-  int fds[2];
+/* A new transport: fds[0] for the child, fds[1] ours. Returns its capacity. */
+static long open_transport(const char *transport, int fds[2]) {
   long capacity = 0;
   if (!strcmp(transport, "socketpair")) {
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) < 0) die("socketpair");
-    /* fds[0] becomes the child's stdin, fds[1] is ours; both are symmetric. */
     int sndbuf = 0; socklen_t len = sizeof sndbuf;
     if (getsockopt(fds[1], SOL_SOCKET, SO_SNDBUF, &sndbuf, &len) == 0) capacity = sndbuf;
   } else {
@@ -90,13 +66,15 @@ int main(int argc, char **argv) {
       if (fcntl(fds[1], F_SETPIPE_SZ, 1 << 20) < 0) die("F_SETPIPE_SZ");
     } else if (strcmp(transport, "pipe")) {
       fprintf(stderr, "raw_writer: unknown transport %s\n", transport);
-      return 2;
+      exit(2);
     }
     capacity = fcntl(fds[1], F_GETPIPE_SZ);
   }
+  return capacity;
+}
 
-  int out[2];
-  if (pipe2(out, O_CLOEXEC) < 0) die("pipe2");
+/* Fork the sink on fds[0] expecting `total` bytes, its stdout into out[1]. */
+static pid_t start_sink(const char *sink, int fds[2], int out[2], unsigned long long total, int sink_cpu) {
   char expected[32];
   snprintf(expected, sizeof expected, "%llu", total);
   pid_t pid = fork();
@@ -110,6 +88,121 @@ int main(int argc, char **argv) {
     _exit(127);
   }
   close(fds[0]);
+  return pid;
+}
+
+/* --children N: returns 0 when every sink counted its share. */
+static int feed_many(const char *sink, const char *transport, int n, const unsigned char *buf,
+                     unsigned long long chunk, unsigned long long total, double *seconds,
+                     unsigned long long *syscalls, long *capacity, int *err) {
+  unsigned long long share = total / (unsigned long long)n;
+  struct pollfd *pfd = calloc((size_t)n, sizeof *pfd);
+  unsigned long long *left = calloc((size_t)n, sizeof *left), *off = calloc((size_t)n, sizeof *off);
+  pid_t *pids = calloc((size_t)n, sizeof *pids);
+  int *outs = calloc((size_t)n, sizeof *outs);
+  if (!pfd || !left || !off || !pids || !outs) die("calloc");
+  for (int i = 0; i < n; i++) {
+    int fds[2], out[2];
+    *capacity = open_transport(transport, fds);
+    if (pipe2(out, O_CLOEXEC) < 0) die("pipe2");
+    pids[i] = start_sink(sink, fds, out, share, -1);
+    close(out[1]);
+    outs[i] = out[0];
+    fcntl(fds[1], F_SETFL, fcntl(fds[1], F_GETFL) | O_NONBLOCK);
+    pfd[i].fd = fds[1];
+    pfd[i].events = POLLOUT;
+    left[i] = share;
+  }
+  double t0 = now_s();
+  int open_fds = n;
+  while (open_fds > 0) {
+    if (poll(pfd, (nfds_t)n, -1) < 0) { if (errno == EINTR) continue; die("poll"); }
+    for (int i = 0; i < n; i++) {
+      if (pfd[i].fd < 0 || !pfd[i].revents) continue;
+      /* Write chunks until the kernel is full, as a non-blocking writer does. */
+      while (left[i] > 0) {
+        unsigned long long want = (left[i] < chunk ? left[i] : chunk) - off[i];
+        ssize_t w = write(pfd[i].fd, buf + off[i], want);
+        (*syscalls)++;
+        if (w < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN) break;
+          *err = errno;
+          left[i] = 0;
+          break;
+        }
+        off[i] += (unsigned long long)w;
+        if ((unsigned long long)w == want) { left[i] -= off[i]; off[i] = 0; }
+      }
+      if (left[i] == 0) { close(pfd[i].fd); pfd[i].fd = -1; open_fds--; }
+    }
+  }
+  int ok = !*err;
+  for (int i = 0; i < n; i++) {
+    int status = 0;
+    while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR) {}
+    char line[64] = {0};
+    ssize_t r = read(outs[i], line, sizeof line - 1);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || r <= 0 || strtoull(line, NULL, 10) != share) ok = 0;
+  }
+  *seconds = now_s() - t0;
+  return ok ? 0 : 1;
+}
+
+int main(int argc, char **argv) {
+  const char *sink = NULL, *mode = "write", *transport = "pipe";
+  unsigned long long chunk = 65536, total = 1 << 26;
+  int iovmax = 1024, cpu = -1, sink_cpu = -1, children = 1;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const char *k = argv[i], *v = argv[i + 1];
+    if (!strcmp(k, "--sink")) sink = v;
+    else if (!strcmp(k, "--mode")) mode = v;
+    else if (!strcmp(k, "--transport")) transport = v;
+    else if (!strcmp(k, "--chunk")) chunk = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "--total")) total = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "--iov")) iovmax = atoi(v);
+    else if (!strcmp(k, "--cpu")) cpu = atoi(v);
+    else if (!strcmp(k, "--sink-cpu")) sink_cpu = atoi(v);
+    else if (!strcmp(k, "--children")) children = atoi(v);
+    else { fprintf(stderr, "raw_writer: unknown option %s\n", k); return 2; }
+  }
+  int use_writev = !strcmp(mode, "writev");
+  if (!sink || chunk == 0 || iovmax < 1 || iovmax > 1024 || (!use_writev && strcmp(mode, "write")) ||
+      children < 1 || (children > 1 && use_writev)) {
+    fprintf(stderr, "raw_writer: bad arguments\n");
+    return 2;
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (cpu >= 0) pin(cpu);
+
+  /* Same pattern as benchmark/workload.ts makeChunk(): byte i = i * 31 + 7. */
+  unsigned char *buf = malloc(chunk);
+  if (!buf) die("malloc");
+  for (unsigned long long i = 0; i < chunk; i++) buf[i] = (unsigned char)(i * 31 + 7);
+
+  if (children > 1) {
+    double seconds = 0;
+    unsigned long long syscalls = 0;
+    long capacity = 0;
+    int err = 0;
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    int bad = feed_many(sink, transport, children, buf, chunk, total, &seconds, &syscalls, &capacity, &err);
+    getrusage(RUSAGE_SELF, &ru1);
+    unsigned long long bytes = total / (unsigned long long)children * (unsigned long long)children;
+    printf("{\"ok\":%s,\"seconds\":%.6f,\"bytes\":%llu,\"received\":%llu,\"syscalls\":%llu,"
+           "\"cpuUser\":%.6f,\"cpuSystem\":%.6f,\"pipeCapacity\":%ld,\"error\":%s%s%s}\n",
+           bad ? "false" : "true", seconds, bytes, bad ? 0ULL : bytes, syscalls,
+           tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime), tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime), capacity,
+           err ? "\"" : "", err ? strerror(err) : "null", err ? "\"" : "");
+    return bad;
+  }
+
+  int fds[2];
+  long capacity = open_transport(transport, fds);
+  int out[2];
+  if (pipe2(out, O_CLOEXEC) < 0) die("pipe2");
+  pid_t pid = start_sink(sink, fds, out, total, sink_cpu);
   close(out[1]);
   int fd = fds[1];
 
