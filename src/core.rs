@@ -135,6 +135,8 @@ pub struct Core {
   notify_pending: AtomicBool,
   /// The I/O thread is in a write announced by `expect_drain`.
   pub drain_expected: AtomicBool,
+  /// The CPU the I/O thread announced it from (-1: not known).
+  announced_on_cpu: AtomicI32,
   notifier: Mutex<Option<Notifier>>,
 }
 
@@ -183,6 +185,7 @@ impl Core {
       written_back: Mutex::new(Vec::new()),
       notify_pending: AtomicBool::new(false),
       drain_expected: AtomicBool::new(false),
+      announced_on_cpu: AtomicI32::new(-1),
       notifier: Mutex::new(None),
     })
   }
@@ -306,15 +309,21 @@ impl Core {
   /// (`flow::announce_drain`): wake the JS thread now, so that its wake-up (about 20 µs on this
   /// project's VM) overlaps the write instead of following it. Cleared when the write returns.
   pub fn expect_drain(&self) {
+    self.announced_on_cpu.store(crate::sys::current_cpu().unwrap_or(-1), SeqCst);
     self.drain_expected.store(true, SeqCst);
     self.notify();
   }
 
   /// JS thread, woken by `expect_drain`: wait while that write is in progress, at most `max`.
   /// Returns true once the level is at the low-water mark (the write completed the drain).
+  /// Never waits on the CPU the write runs on: spinning there would only delay it.
   pub fn await_expected_drain(&self, max: Duration) -> bool {
     let t0 = Instant::now();
     let low = self.low_water.load(SeqCst);
+    let io_cpu = self.announced_on_cpu.load(SeqCst);
+    if io_cpu >= 0 && crate::sys::current_cpu() == Some(io_cpu) {
+      return self.buffered() <= low;
+    }
     loop {
       if self.buffered() <= low {
         return true;

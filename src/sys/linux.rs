@@ -76,6 +76,12 @@ pub fn tighten_timer_slack() {
   unsafe { libc::prctl(libc::PR_SET_TIMERSLACK, 1000 as libc::c_ulong) };
 }
 
+/// The CPU this thread runs on now (`sched_getcpu`, answered without a syscall by the vDSO).
+pub fn current_cpu() -> Option<i32> {
+  let cpu = unsafe { libc::sched_getcpu() };
+  (cpu >= 0).then_some(cpu)
+}
+
 /// Wait until `fd` is readable or `timeout` passed, with sub-millisecond precision (`ppoll`).
 pub fn wait_readable(fd: RawFd, timeout: std::time::Duration) {
   let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };

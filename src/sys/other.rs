@@ -38,6 +38,11 @@ pub fn wait_readable(fd: RawFd, timeout: std::time::Duration) {
 /// Nothing to tighten where zero-copy (the only short sleeper) does not exist.
 pub fn tighten_timer_slack() {}
 
+/// Not known here: a drain announced by the I/O thread is waited for on any CPU.
+pub fn current_cpu() -> Option<i32> {
+  None
+}
+
 /// macOS: `F_SETNOSIGPIPE` makes writes on this fd fail with EPIPE without raising SIGPIPE.
 pub fn suppress_sigpipe(fd: RawFd) {
   #[cfg(target_os = "macos")]
