@@ -148,24 +148,6 @@ mod tests {
   use super::*;
 
   const RUNNING: Producer = Producer::Push { paused: false };
-
-  #[test]
-  fn a_drain_is_announced_only_for_the_write_that_completes_it() {
-    // 128 KiB buffered, JS waits for this writer alone, low-water mark 0.
-    let o = DrainOutlook { drain_armed: true, alone: true, buffered: 131072, len: 131072, low_water: 0, last_write_short: false };
-    assert!(announce_drain(o));
-    // The write leaves bytes above the mark.
-    assert!(!announce_drain(DrainOutlook { len: 65536, ..o }));
-    assert!(announce_drain(DrainOutlook { len: 65536, low_water: 65536, ..o }));
-    // Nobody waits for a drain, or JS waits for other writers' drains too.
-    assert!(!announce_drain(DrainOutlook { drain_armed: false, ..o }));
-    assert!(!announce_drain(DrainOutlook { alone: false, ..o }));
-    // The pipe was full at the last write.
-    assert!(!announce_drain(DrainOutlook { last_write_short: true, ..o }));
-    // Too long to be waited for.
-    assert!(!announce_drain(DrainOutlook { buffered: 1 << 20, len: 1 << 20, ..o }));
-    assert!(announce_drain(DrainOutlook { buffered: ANNOUNCE_MAX_BYTES, len: ANNOUNCE_MAX_BYTES, ..o }));
-  }
   const PAUSED: Producer = Producer::Push { paused: true };
 
   #[test]
@@ -230,5 +212,23 @@ mod tests {
     assert!(validate_marks(1.5, 0.0).is_err());
     assert!(validate_marks(10.0, 11.0).is_err());
     assert_eq!(validate_marks(0.0, 0.0), Ok((0, 0)));
+  }
+
+  #[test]
+  fn a_drain_is_announced_only_for_the_write_that_completes_it() {
+    // 128 KiB buffered, JS waits for this writer alone, low-water mark 0.
+    let o = DrainOutlook { drain_armed: true, alone: true, buffered: 131072, len: 131072, low_water: 0, last_write_short: false };
+    assert!(announce_drain(o));
+    // The write leaves bytes above the mark.
+    assert!(!announce_drain(DrainOutlook { len: 65536, ..o }));
+    assert!(announce_drain(DrainOutlook { len: 65536, low_water: 65536, ..o }));
+    // Nobody waits for a drain, or JS waits for other writers' drains too.
+    assert!(!announce_drain(DrainOutlook { drain_armed: false, ..o }));
+    assert!(!announce_drain(DrainOutlook { alone: false, ..o }));
+    // The pipe was full at the last write.
+    assert!(!announce_drain(DrainOutlook { last_write_short: true, ..o }));
+    // Too long to be waited for.
+    assert!(!announce_drain(DrainOutlook { buffered: 1 << 20, len: 1 << 20, ..o }));
+    assert!(announce_drain(DrainOutlook { buffered: ANNOUNCE_MAX_BYTES, len: ANNOUNCE_MAX_BYTES, ..o }));
   }
 }
