@@ -123,6 +123,9 @@ pub struct Core {
   pub empty_armed: AtomicBool,
   /// A pull or paused push producer holds off the close of a disconnecting writer.
   pub close_blocked: AtomicBool,
+  /// JS waits for the next drain: a write returned false, or a pull or paused push producer
+  /// is to be resumed (a running push producer, for one, arms drains it does not wait for).
+  pub drain_awaited: AtomicBool,
   /// In the I/O thread's ready list.
   pub scheduled: AtomicBool,
   /// The last write hit `EAGAIN`: the I/O thread waits for writability, no need to wake it.
@@ -179,6 +182,7 @@ impl Core {
       drain_armed: AtomicBool::new(false),
       empty_armed: AtomicBool::new(false),
       close_blocked: AtomicBool::new(false),
+      drain_awaited: AtomicBool::new(false),
       scheduled: AtomicBool::new(false),
       blocked: AtomicBool::new(false),
       events: Mutex::new(VecDeque::new()),

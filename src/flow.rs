@@ -59,6 +59,13 @@ pub fn close_blocked(producer: Producer) -> bool {
   matches!(producer, Producer::Pull | Producer::Push { paused: true })
 }
 
+/// Whether JS waits for the next drain: a write returned false since the last one
+/// (`need_drain`), or a pull or paused push producer is to be resumed by it. A running push
+/// producer keeps drains armed but does not wait for them.
+pub fn drain_awaited(producer: Producer, need_drain: bool) -> bool {
+  need_drain || close_blocked(producer)
+}
+
 /// What the I/O thread does when the queue is empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WhenEmpty {
@@ -85,8 +92,8 @@ pub const ANNOUNCE_MAX_BYTES: u64 = 256 * 1024;
 /// What `announce_drain` looks at, for one writer about to write `len` bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct DrainOutlook {
-  /// JS waits for this writer's drain.
-  pub drain_armed: bool,
+  /// JS waits for this writer's drain (`Core::drain_awaited`, and the drain is armed).
+  pub awaited: bool,
   /// No other writer's drain is awaited: with several, JS has their events to handle and
   /// must not spend its time waiting on one write.
   pub alone: bool,
@@ -102,7 +109,7 @@ pub struct DrainOutlook {
 /// low-water mark if the kernel takes all of it, it is short enough to be waited for, and the
 /// last write was not cut short (the wait would be spent on a full pipe).
 pub fn announce_drain(o: DrainOutlook) -> bool {
-  o.drain_armed
+  o.awaited
     && o.alone
     && !o.last_write_short
     && o.len <= ANNOUNCE_MAX_BYTES
@@ -215,15 +222,25 @@ mod tests {
   }
 
   #[test]
+  fn a_drain_is_awaited_by_a_refused_write_or_a_producer_to_resume() {
+    assert!(drain_awaited(Producer::None, true));
+    assert!(!drain_awaited(Producer::None, false));
+    assert!(!drain_awaited(RUNNING, false));
+    assert!(drain_awaited(RUNNING, true));
+    assert!(drain_awaited(PAUSED, false));
+    assert!(drain_awaited(Producer::Pull, false));
+  }
+
+  #[test]
   fn a_drain_is_announced_only_for_the_write_that_completes_it() {
     // 128 KiB buffered, JS waits for this writer alone, low-water mark 0.
-    let o = DrainOutlook { drain_armed: true, alone: true, buffered: 131072, len: 131072, low_water: 0, last_write_short: false };
+    let o = DrainOutlook { awaited: true, alone: true, buffered: 131072, len: 131072, low_water: 0, last_write_short: false };
     assert!(announce_drain(o));
     // The write leaves bytes above the mark.
     assert!(!announce_drain(DrainOutlook { len: 65536, ..o }));
     assert!(announce_drain(DrainOutlook { len: 65536, low_water: 65536, ..o }));
     // Nobody waits for a drain, or JS waits for other writers' drains too.
-    assert!(!announce_drain(DrainOutlook { drain_armed: false, ..o }));
+    assert!(!announce_drain(DrainOutlook { awaited: false, ..o }));
     assert!(!announce_drain(DrainOutlook { alone: false, ..o }));
     // The pipe was full at the last write.
     assert!(!announce_drain(DrainOutlook { last_write_short: true, ..o }));

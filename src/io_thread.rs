@@ -266,7 +266,8 @@ impl IoThread {
 
   /// How many writers' drains JS waits for (`flow::DrainOutlook::alone`).
   fn count_drains_awaited(&mut self) {
-    self.drains_awaited = self.writers.values().filter(|w| w.core.drain_armed.load(SeqCst)).count();
+    self.drains_awaited =
+      self.writers.values().filter(|w| w.core.drain_armed.load(SeqCst) && w.core.drain_awaited.load(SeqCst)).count();
   }
 
   /// After handing data to the kernel, JS usually has the next batch ready within microseconds;
@@ -481,7 +482,7 @@ impl IoThread {
       // (Zero-copy bytes count as written only once read: no write completes a drain.)
       if !core.zero_copy
         && announce_drain(DrainOutlook {
-          drain_armed: core.drain_armed.load(SeqCst),
+          awaited: core.drain_armed.load(SeqCst) && core.drain_awaited.load(SeqCst),
           alone: w.drain_awaited_alone,
           buffered: core.buffered(),
           len,

@@ -122,8 +122,13 @@ impl JsSide {
     }
   }
 
-  fn update_close_blocked(&self) {
-    self.core.close_blocked.store(flow::close_blocked(self.producer_kind()), SeqCst);
+  /// Tell the I/O thread what waits on this writer: whether a close is held off (a pull or a
+  /// paused push producer), and whether JS waits for the next drain (that, or a write
+  /// returned false). Called whenever either changes.
+  fn publish_waits(&self) {
+    let producer = self.producer_kind();
+    self.core.close_blocked.store(flow::close_blocked(producer), SeqCst);
+    self.core.drain_awaited.store(flow::drain_awaited(producer, self.need_drain.get()), SeqCst);
   }
 
   /// Call a method of the registered producer; a throw ends the connection (PRODUCER_ERROR).
@@ -179,7 +184,9 @@ impl JsSide {
     }
     if d.pause_producer {
       self.paused.set(true);
-      self.update_close_blocked();
+    }
+    if !d.ok || d.pause_producer {
+      self.publish_waits();
     }
     if !d.ok || producer != Producer::None {
       core.arm_drain();
@@ -197,6 +204,7 @@ impl JsSide {
     let core = &self.core;
     if core.drain_expected.load(SeqCst)
       && core.drain_armed.load(SeqCst)
+      && core.drain_awaited.load(SeqCst)
       && core.accepting()
       && core.await_expected_drain(EXPECTED_DRAIN_WAIT)
     {
@@ -258,7 +266,7 @@ impl JsSide {
       let before = core.accepted.load(SeqCst);
       self.paused.set(false);
       self.call_producer(env, "resumeProducing");
-      self.update_close_blocked();
+      self.publish_waits();
       let wrote = core.accepted.load(SeqCst) != before;
       if wrote && !core.close_blocked.load(SeqCst) && core.state() == crate::core::DISCONNECTING {
         core.schedule();
@@ -268,6 +276,7 @@ impl JsSide {
     }
     if d.notify_drain {
       self.need_drain.set(false);
+      self.publish_waits();
       if let Some(cb) = self.on_drain.get() {
         let f = cb.get(env);
         if let Err(exc) = js::call(env, js::undefined(env), f, &[]) {
@@ -322,7 +331,7 @@ impl JsSide {
       }
       p.delete(env);
     }
-    self.core.close_blocked.store(false, SeqCst);
+    self.publish_waits();
     if let Some(cb) = self.on_lost.get() {
       if let Err(exc) = js::call(env, js::undefined(env), cb.get(env), &[reason]) {
         js::warn(env, "onConnectionLost", exc);
@@ -821,7 +830,7 @@ impl ProcessWriter {
     }
     side.producer.set(Some((JsRef::new(e, p), streaming)));
     side.paused.set(false);
-    side.update_close_blocked();
+    side.publish_waits();
     if !streaming {
       side.call_producer(e, "resumeProducing");
     }
@@ -836,7 +845,7 @@ impl ProcessWriter {
       p.delete(env.raw());
     }
     side.paused.set(false);
-    side.update_close_blocked();
+    side.publish_waits();
     if side.core.state() == crate::core::DISCONNECTING {
       side.core.schedule();
     }
