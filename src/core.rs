@@ -287,6 +287,11 @@ impl Core {
     }
   }
 
+  /// JS waits for this writer's next drain (it is armed and `drain_awaited`).
+  pub fn drain_waited_for(&self) -> bool {
+    self.drain_armed.load(SeqCst) && self.drain_awaited.load(SeqCst)
+  }
+
   /// Ask for an `Empty` event once everything accepted is written.
   pub fn arm_empty(&self) {
     self.empty_armed.store(true, SeqCst);

@@ -92,7 +92,7 @@ pub const ANNOUNCE_MAX_BYTES: u64 = 256 * 1024;
 /// What `announce_drain` looks at, for one writer about to write `len` bytes.
 #[derive(Clone, Copy, Debug)]
 pub struct DrainOutlook {
-  /// JS waits for this writer's drain (`Core::drain_awaited`, and the drain is armed).
+  /// JS waits for this writer's drain (`Core::drain_waited_for`).
   pub awaited: bool,
   /// No other writer's drain is awaited: with several, JS has their events to handle and
   /// must not spend its time waiting on one write.

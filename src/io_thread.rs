@@ -266,8 +266,7 @@ impl IoThread {
 
   /// How many writers' drains JS waits for (`flow::DrainOutlook::alone`).
   fn count_drains_awaited(&mut self) {
-    self.drains_awaited =
-      self.writers.values().filter(|w| w.core.drain_armed.load(SeqCst) && w.core.drain_awaited.load(SeqCst)).count();
+    self.drains_awaited = self.writers.values().filter(|w| w.core.drain_waited_for()).count();
   }
 
   /// After handing data to the kernel, JS usually has the next batch ready within microseconds;
@@ -482,7 +481,7 @@ impl IoThread {
       // (Zero-copy bytes count as written only once read: no write completes a drain.)
       if !core.zero_copy
         && announce_drain(DrainOutlook {
-          awaited: core.drain_armed.load(SeqCst) && core.drain_awaited.load(SeqCst),
+          awaited: core.drain_waited_for(),
           alone: w.drain_awaited_alone,
           buffered: core.buffered(),
           len,

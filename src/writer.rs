@@ -203,8 +203,7 @@ impl JsSide {
     self.deliver_events(env);
     let core = &self.core;
     if core.drain_expected.load(SeqCst)
-      && core.drain_armed.load(SeqCst)
-      && core.drain_awaited.load(SeqCst)
+      && core.drain_waited_for()
       && core.accepting()
       && core.await_expected_drain(EXPECTED_DRAIN_WAIT)
     {
