@@ -120,8 +120,7 @@ export const CONTENDERS: Contender[] = [
 export const PW = 'pw'
 export const NODE = 'node-drain'
 export const TWISTED = 'twisted'
-/** "The best raw native writer on the same transport (pipe)": ProcessWriter's default transport. */
-/** The raw writers on ProcessWriter's default transport (a pipe enlarged to 1 MiB). */
+/** "The best raw native writer on the same transport": ProcessWriter's default, a pipe enlarged to 1 MiB. */
 export const RAW_SAME_TRANSPORT = ['raw-write-pipe1m', 'raw-writev-pipe1m']
 export const PW_ZERO_COPY = 'pw-zerocopy'
 

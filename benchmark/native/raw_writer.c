@@ -149,6 +149,19 @@ static int feed_many(const char *sink, const char *transport, int n, const unsig
   return ok ? 0 : 1;
 }
 
+/* The one JSON result line; CPU time is this process's since `ru0`. Returns the exit status. */
+static int report(int ok, double seconds, unsigned long long bytes, unsigned long long received,
+                  unsigned long long syscalls, const struct rusage *ru0, long capacity, int err) {
+  struct rusage ru1;
+  getrusage(RUSAGE_SELF, &ru1);
+  printf("{\"ok\":%s,\"seconds\":%.6f,\"bytes\":%llu,\"received\":%llu,\"syscalls\":%llu,"
+         "\"cpuUser\":%.6f,\"cpuSystem\":%.6f,\"pipeCapacity\":%ld,\"error\":%s%s%s}\n",
+         ok ? "true" : "false", seconds, bytes, received, syscalls,
+         tv_s(ru1.ru_utime) - tv_s(ru0->ru_utime), tv_s(ru1.ru_stime) - tv_s(ru0->ru_stime), capacity,
+         err ? "\"" : "", err ? strerror(err) : "null", err ? "\"" : "");
+  return ok ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
   const char *sink = NULL, *mode = "write", *transport = "pipe";
   unsigned long long chunk = 65536, total = 1 << 26;
@@ -185,17 +198,11 @@ int main(int argc, char **argv) {
     unsigned long long syscalls = 0;
     long capacity = 0;
     int err = 0;
-    struct rusage ru0, ru1;
+    struct rusage ru0;
     getrusage(RUSAGE_SELF, &ru0);
     int bad = feed_many(sink, transport, children, buf, chunk, total, &seconds, &syscalls, &capacity, &err);
-    getrusage(RUSAGE_SELF, &ru1);
     unsigned long long bytes = total / (unsigned long long)children * (unsigned long long)children;
-    printf("{\"ok\":%s,\"seconds\":%.6f,\"bytes\":%llu,\"received\":%llu,\"syscalls\":%llu,"
-           "\"cpuUser\":%.6f,\"cpuSystem\":%.6f,\"pipeCapacity\":%ld,\"error\":%s%s%s}\n",
-           bad ? "false" : "true", seconds, bytes, bad ? 0ULL : bytes, syscalls,
-           tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime), tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime), capacity,
-           err ? "\"" : "", err ? strerror(err) : "null", err ? "\"" : "");
-    return bad;
+    return report(!bad, seconds, bytes, bad ? 0ULL : bytes, syscalls, &ru0, capacity, err);
   }
 
   int fds[2];
@@ -206,7 +213,7 @@ int main(int argc, char **argv) {
   close(out[1]);
   int fd = fds[1];
 
-  struct rusage ru0, ru1;
+  struct rusage ru0;
   getrusage(RUSAGE_SELF, &ru0);
   double t0 = now_s();
   unsigned long long sent = 0, syscalls = 0;
@@ -253,15 +260,9 @@ done:
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   double t1 = now_s();
-  getrusage(RUSAGE_SELF, &ru1);
   char line[64] = {0};
   ssize_t r = read(out[0], line, sizeof line - 1);
   unsigned long long received = r > 0 ? strtoull(line, NULL, 10) : 0;
   int ok = !err && WIFEXITED(status) && WEXITSTATUS(status) == 0 && received == total;
-  printf("{\"ok\":%s,\"seconds\":%.6f,\"bytes\":%llu,\"received\":%llu,\"syscalls\":%llu,"
-         "\"cpuUser\":%.6f,\"cpuSystem\":%.6f,\"pipeCapacity\":%ld,\"error\":%s%s%s}\n",
-         ok ? "true" : "false", t1 - t0, sent, received, syscalls,
-         tv_s(ru1.ru_utime) - tv_s(ru0.ru_utime), tv_s(ru1.ru_stime) - tv_s(ru0.ru_stime), capacity,
-         err ? "\"" : "", err ? strerror(err) : "null", err ? "\"" : "");
-  return ok ? 0 : 1;
+  return report(ok, t1 - t0, sent, received, syscalls, &ru0, capacity, err);
 }
