@@ -20,7 +20,7 @@ import { createRequire } from 'node:module'
 import * as os from 'node:os'
 import * as path from 'node:path'
 
-import { CONTENDERS, type Contender } from './contenders.ts'
+import { CONTENDERS, PW, type Contender } from './contenders.ts'
 import {
   evaluateTargets,
   renderCallCost,
@@ -29,6 +29,7 @@ import {
   renderWorkloadTables,
   summarize,
   type CallCost,
+  type PinnedPw,
   type Results,
 } from './report.ts'
 import {
@@ -330,9 +331,12 @@ function nativeBinary(): { binary?: string } {
  * How much this machine's pipe throughput depends on where the scheduler puts writer and reader,
  * and on the size of each write: the raw C writer, writer and sink pinned to the same CPU and
  * then to two CPUs, pipe writes of 8 KiB, 64 KiB and 1 MiB (Linux copies a pipe write under the
- * mutex the reader needs too; see src/piece_size.rs), socketpair writes of 64 KiB.
+ * mutex the reader needs too; see src/piece_size.rs), socketpair writes of 64 KiB. Then
+ * ProcessWriter with its defaults and 64 KiB writes, JS thread and sink pinned to two CPUs, its
+ * I/O thread beside the sink and then beside JS: three threads share two cores, and which two
+ * share one decides the rate.
  */
-async function placementProbe(): Promise<string | null> {
+async function placementProbe(pw: Contender | undefined): Promise<{ text: string; pinned: PinnedPw | null } | null> {
   if (os.cpus().length < 2) return null
   const parts: string[] = []
   const cases: Array<[string, number]> = [['pipe', 8 * 1024], ['pipe', 64 * 1024], ['pipe', 1024 * 1024], ['socketpair', 64 * 1024]]
@@ -351,7 +355,30 @@ async function placementProbe(): Promise<string | null> {
     }
     parts.push(`${transport === 'pipe' ? '1 MiB pipe' : transport}, ${chunk >= 1 << 20 ? `${chunk >> 20} MiB` : `${chunk >> 10} KiB`} writes: ${rates[0]} on one core vs ${rates[1]} across two`)
   }
-  return `raw C writer, writer and reader pinned (median of 3): ${parts.join('; ')}`
+  let text = `raw C writer, writer and reader pinned (median of 3): ${parts.join('; ')}`
+  const pinned = pw ? await pinnedProcessWriter(pw) : null
+  if (pinned) {
+    text += `. ProcessWriter (defaults), 64 KiB writes, JS thread and reader pinned to two cores (median of 3): ` +
+      `I/O thread beside the reader ${fmtRate(pinned.besideReader)}, beside JS ${fmtRate(pinned.besideJs)}`
+  }
+  return { text, pinned }
+}
+
+/** The ProcessWriter half of the placement probe; null if a run fails (e.g. no `taskset`). */
+async function pinnedProcessWriter(pw: Contender): Promise<PinnedPw | null> {
+  const w = defaultWorkloads(false).find((x) => x.id === 'chunks-64KiB')!
+  const rate = async (io: number) => {
+    const tries: number[] = []
+    for (let i = 0; i < 3; i++) {
+      const r = await runOne(pw, { ...specFor(pw, w, 2 * GiB), pin: { js: 0, io, sink: 1 } }, timeoutFor(w, 2 * GiB))
+      if (!r.ok) return null
+      tries.push(r.throughput)
+    }
+    return median(tries)
+  }
+  const besideReader = await rate(1)
+  const besideJs = await rate(0)
+  return besideReader !== null && besideJs !== null ? { chunk: w.chunk, besideReader, besideJs } : null
 }
 
 /** benchmark/call-cost.ts for 100 B and 4 KiB chunks: the main-thread price of one call. */
@@ -395,8 +422,8 @@ async function main() {
   }
   for (const n of notes) console.log(`note: ${n}`)
 
-  const placement = opts.quick ? null : await placementProbe()
-  if (placement) console.log(`placement probe: ${placement}`)
+  const placement = opts.quick ? null : await placementProbe(contenders.find((c) => c.id === PW))
+  if (placement) console.log(`placement probe: ${placement.text}`)
 
   const runs: Array<RunResult & { rep: number; busyBefore?: number }> = []
   let quietBudgetMs = 120_000 // waiting for quiet, over the whole session
@@ -457,7 +484,8 @@ async function main() {
   const results: Results = {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
-    machine: { ...machine(twisted), ...(placement ? { placement } : {}) },
+    machine: { ...machine(twisted), ...(placement ? { placement: placement.text } : {}) },
+    ...(placement?.pinned ? { pinned: placement.pinned } : {}),
     options: { ...opts, out: path.relative(ROOT_DIR, opts.out), durationSeconds: Math.round((Date.now() - started) / 1000) },
     notes,
     workloads,
@@ -465,7 +493,7 @@ async function main() {
     runs,
     callCost,
     summary,
-    targets: evaluateTargets(summary),
+    targets: evaluateTargets(summary, placement?.pinned ?? undefined),
   }
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
   fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')

@@ -57,8 +57,17 @@ export interface Results {
   contenders: Array<{ id: string; label: string; transport: string }>
   runs: Array<RunResult & { rep: number; busyBefore?: number }>
   callCost?: CallCost[]
+  /** The placement probe's pinned ProcessWriter runs (bytes per second). */
+  pinned?: PinnedPw
   summary: Summary[]
   targets: Target[]
+}
+
+/** ProcessWriter's defaults with JS and the reader pinned to two cores, its I/O thread beside either. */
+export interface PinnedPw {
+  chunk: number
+  besideReader: number
+  besideJs: number
 }
 
 const med = (xs: Array<number | null>): number | null => {
@@ -115,7 +124,7 @@ export function summarize(workloads: Workload[], contenders: string[], runs: Run
 
 const x = (v: number | null, digits = 2) => (v === null ? '–' : `${v.toFixed(digits)}×`)
 
-export function evaluateTargets(summary: Summary[]): Target[] {
+export function evaluateTargets(summary: Summary[], pinned?: PinnedPw): Target[] {
   const get = (w: string, c: string) => summary.find((s) => s.workload === w && s.contender === c && s.throughput > 0)
   const targets: Target[] = []
   const ratio = (id: string, text: string, w: string, goal: number, field: 'vsNode' | 'vsTwisted' | 'vsRawPipe', who = PW) => {
@@ -131,6 +140,15 @@ export function evaluateTargets(summary: Summary[]): Target[] {
   ratio('1MiB-zc-node', '1 MiB writes with zeroCopy vs Node', 'chunks-1MiB', 1.5, 'vsNode', PW_ZERO_COPY)
   for (const [size, name] of [['100B', '100 B'], ['4KiB', '4 KiB'], ['64KiB', '64 KiB'], ['1MiB', '1 MiB']]) {
     ratio(`${size}-raw`, `${name} writes vs best raw C writer on the same transport (1 MiB pipe)`, `chunks-${size}`, 0.8, 'vsRawPipe')
+  }
+  {
+    // Pinned: which of JS and the reader the I/O thread shares a core with (the placement probe).
+    const pw = get('chunks-64KiB', PW)
+    if (pinned && pw?.vsRawPipe) {
+      const raw = pw.throughput / pw.vsRawPipe
+      targets.find((t) => t.id === '64KiB-raw')!.measured +=
+        ` (pinned, I/O thread beside the reader: ${x(pinned.besideReader / raw)}; beside JS: ${x(pinned.besideJs / raw)})`
+    }
   }
   {
     const pw = get('chunks-64KiB', PW)?.elu ?? null

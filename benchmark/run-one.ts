@@ -4,7 +4,7 @@
 //   node --import @oxc-node/core/register benchmark/run-one.ts '<RunSpec as JSON>'
 //
 // Prints one JSON line (a RunResult) on stdout.
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { once } from 'node:events'
 import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
@@ -12,7 +12,7 @@ import * as path from 'node:path'
 import { performance } from 'node:perf_hooks'
 
 import { contenderById, type Feeder } from './contenders.ts'
-import { GiB, makeChunk, ROOT_DIR, type RunResult, type RunSpec } from './workloads.ts'
+import { GiB, makeChunk, ROOT_DIR, type Pin, type RunResult, type RunSpec } from './workloads.ts'
 
 interface SinkExit {
   count: number
@@ -25,6 +25,8 @@ interface Feed {
   start(): void
   done: Promise<string | null> // null when the child counted exactly its bytes, else what went wrong
   syscalls(): number | null
+  /** The child's pid. */
+  pid: number
 }
 
 function spawnSink(spec: RunSpec, stdin: number | 'pipe', bytes: number): { child: ChildProcess; exit: Promise<SinkExit> } {
@@ -142,6 +144,7 @@ async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, by
         return null
       }
     },
+    pid: sink.child.pid!,
   }
 }
 
@@ -195,7 +198,23 @@ async function nodeFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'node' }>
     start: () => pump(),
     done: sink.exit.then((e) => (error ? `stdin error: ${(error as Error).message}` : checkExit(e, bytes))),
     syscalls: () => null,
+    pid: sink.child.pid!,
   }
+}
+
+/**
+ * The placement probe: pin this process's JS thread, ProcessWriter's I/O thread and the sinks
+ * (`taskset -p` sets one thread's affinity).
+ */
+function pinThreads(pin: Pin, feeds: Feed[]) {
+  const taskDir = '/proc/self/task'
+  // The thread's name is truncated to 15 bytes.
+  const io = fs.readdirSync(taskDir).find((t) => fs.readFileSync(`${taskDir}/${t}/comm`, 'utf8').startsWith('process-writer'))
+  if (!io) throw new Error('pin: no ProcessWriter I/O thread in this process')
+  const taskset = (cpu: number, tid: number | string) => execFileSync('taskset', ['-pc', String(cpu), String(tid)], { stdio: 'ignore' })
+  taskset(pin.js, process.pid)
+  taskset(pin.io, io)
+  for (const f of feeds) taskset(pin.sink, f.pid)
 }
 
 function vm(field: 'VmRSS' | 'VmHWM'): number | null {
@@ -214,6 +233,7 @@ async function main() {
   for (let i = 0; i < spec.children; i++) {
     feeds.push(feeder.kind === 'pw' ? await pwFeed(spec, feeder, perChild) : await nodeFeed(spec, feeder, perChild))
   }
+  if (spec.pin) pinThreads(spec.pin, feeds)
 
   // Idle baseline, then the peak while feeding. Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0).
   global.gc?.()

@@ -43,6 +43,15 @@ export interface RunSpec {
   total: number
   slowRate: number
   sink: string
+  /** The placement probe only (contenders are never pinned): the CPU of each thread. */
+  pin?: Pin
+}
+
+/** Where the placement probe pins a ProcessWriter run: the JS thread, the I/O thread, the sink. */
+export interface Pin {
+  js: number
+  io: number
+  sink: number
 }
 
 /** What a worker prints (one JSON line). Unavailable figures are null. */
