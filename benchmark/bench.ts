@@ -332,11 +332,10 @@ function nativeBinary(): { binary?: string } {
  * and on the size of each write: the raw C writer, writer and sink pinned to the same CPU and
  * then to two CPUs, pipe writes of 8 KiB, 64 KiB and 1 MiB (Linux copies a pipe write under the
  * mutex the reader needs too; see src/piece_size.rs), socketpair writes of 64 KiB. Then
- * ProcessWriter with its defaults and 64 KiB writes, JS thread and sink pinned to two CPUs, its
- * I/O thread beside the sink and then beside JS: three threads share two cores, and which two
- * share one decides the rate.
+ * ProcessWriter with its defaults and 64 KiB and 1 MiB writes, JS thread and sink pinned to two
+ * CPUs, its I/O thread beside the sink and then beside JS: three threads share two cores.
  */
-async function placementProbe(pw: Contender | undefined): Promise<{ text: string; pinned: PinnedPw | null } | null> {
+async function placementProbe(pw: Contender | undefined): Promise<{ text: string; pinned: PinnedPw[] } | null> {
   if (os.cpus().length < 2) return null
   const parts: string[] = []
   const cases: Array<[string, number]> = [['pipe', 8 * 1024], ['pipe', 64 * 1024], ['pipe', 1024 * 1024], ['socketpair', 64 * 1024]]
@@ -353,20 +352,27 @@ async function placementProbe(pw: Contender | undefined): Promise<{ text: string
       }
       rates.push(tries.length ? fmtRate(median(tries)) : 'failed')
     }
-    parts.push(`${transport === 'pipe' ? '1 MiB pipe' : transport}, ${chunk >= 1 << 20 ? `${chunk >> 20} MiB` : `${chunk >> 10} KiB`} writes: ${rates[0]} on one core vs ${rates[1]} across two`)
+    parts.push(`${transport === 'pipe' ? '1 MiB pipe' : transport}, ${sizeName(chunk)} writes: ${rates[0]} on one core vs ${rates[1]} across two`)
   }
   let text = `raw C writer, writer and reader pinned (median of 3): ${parts.join('; ')}`
-  const pinned = pw ? await pinnedProcessWriter(pw) : null
-  if (pinned) {
-    text += `. ProcessWriter (defaults), 64 KiB writes, JS thread and reader pinned to two cores (median of 3): ` +
-      `I/O thread beside the reader ${fmtRate(pinned.besideReader)}, beside JS ${fmtRate(pinned.besideJs)}`
+  const pinned: PinnedPw[] = []
+  for (const id of ['chunks-64KiB', 'chunks-1MiB']) {
+    const p = pw ? await pinnedProcessWriter(pw, id) : null
+    if (p) pinned.push(p)
+  }
+  if (pinned.length) {
+    const each = pinned.map((p) => `${sizeName(p.chunk)} writes: I/O thread beside the reader ${fmtRate(p.besideReader)}, beside JS ${fmtRate(p.besideJs)}`)
+    text += `. ProcessWriter (defaults), JS thread and reader pinned to two cores (median of 3): ${each.join('; ')}`
   }
   return { text, pinned }
 }
 
+/** 8 KiB, 1 MiB: a write size, as the probe names it. */
+const sizeName = (n: number) => (n >= 1 << 20 ? `${n >> 20} MiB` : `${n >> 10} KiB`)
+
 /** The ProcessWriter half of the placement probe; null if a run fails (e.g. no `taskset`). */
-async function pinnedProcessWriter(pw: Contender): Promise<PinnedPw | null> {
-  const w = defaultWorkloads(false).find((x) => x.id === 'chunks-64KiB')!
+async function pinnedProcessWriter(pw: Contender, workload: string): Promise<PinnedPw | null> {
+  const w = defaultWorkloads(false).find((x) => x.id === workload)!
   const rate = async (io: number) => {
     const tries: number[] = []
     for (let i = 0; i < 3; i++) {
@@ -485,7 +491,7 @@ async function main() {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
     machine: { ...machine(twisted), ...(placement ? { placement: placement.text } : {}) },
-    ...(placement?.pinned ? { pinned: placement.pinned } : {}),
+    ...(placement?.pinned.length ? { pinned: placement.pinned } : {}),
     options: { ...opts, out: path.relative(ROOT_DIR, opts.out), durationSeconds: Math.round((Date.now() - started) / 1000) },
     notes,
     workloads,
@@ -493,7 +499,7 @@ async function main() {
     runs,
     callCost,
     summary,
-    targets: evaluateTargets(summary, placement?.pinned ?? undefined),
+    targets: evaluateTargets(summary, placement?.pinned ?? []),
   }
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
   fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')

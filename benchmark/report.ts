@@ -58,7 +58,7 @@ export interface Results {
   runs: Array<RunResult & { rep: number; busyBefore?: number }>
   callCost?: CallCost[]
   /** The placement probe's pinned ProcessWriter runs (bytes per second). */
-  pinned?: PinnedPw
+  pinned?: PinnedPw[]
   summary: Summary[]
   targets: Target[]
 }
@@ -124,7 +124,7 @@ export function summarize(workloads: Workload[], contenders: string[], runs: Run
 
 const x = (v: number | null, digits = 2) => (v === null ? '–' : `${v.toFixed(digits)}×`)
 
-export function evaluateTargets(summary: Summary[], pinned?: PinnedPw): Target[] {
+export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Target[] {
   const get = (w: string, c: string) => summary.find((s) => s.workload === w && s.contender === c && s.throughput > 0)
   const targets: Target[] = []
   const ratio = (id: string, text: string, w: string, goal: number, field: 'vsNode' | 'vsTwisted' | 'vsRawPipe', who = PW) => {
@@ -144,10 +144,11 @@ export function evaluateTargets(summary: Summary[], pinned?: PinnedPw): Target[]
   {
     // Pinned: which of JS and the reader the I/O thread shares a core with (the placement probe).
     const pw = get('chunks-64KiB', PW)
-    if (pinned && pw?.vsRawPipe) {
+    const p = pinned.find((q) => q.chunk === 64 * 1024)
+    if (p && pw?.vsRawPipe) {
       const raw = pw.throughput / pw.vsRawPipe
       targets.find((t) => t.id === '64KiB-raw')!.measured +=
-        ` (pinned, I/O thread beside the reader: ${x(pinned.besideReader / raw)}; beside JS: ${x(pinned.besideJs / raw)})`
+        ` (pinned, I/O thread beside the reader: ${x(p.besideReader / raw)}; beside JS: ${x(p.besideJs / raw)})`
     }
   }
   {
