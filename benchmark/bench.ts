@@ -180,7 +180,8 @@ function command(c: Contender, spec: RunSpec): [string, string[]] {
         RAW_WRITER,
         ['--sink', SINK, '--mode', f.mode, '--transport', f.transport, '--chunk', String(spec.chunk), '--total', String(spec.total),
           ...(spec.kind === 'sequence' ? ['--iov', String(spec.seqLen)] : []),
-          ...(spec.children > 1 ? ['--children', String(spec.children)] : [])],
+          ...(spec.children > 1 ? ['--children', String(spec.children)] : []),
+          ...(f.piece ? ['--piece', String(f.piece)] : [])],
       ]
   }
 }
@@ -434,7 +435,7 @@ async function main() {
   const runs: Array<RunResult & { rep: number; busyBefore?: number }> = []
   let quietBudgetMs = 120_000 // waiting for quiet, over the whole session
   for (const w of workloads) {
-    const cs = contenders.filter((c) => c.workloads.includes(w.kind))
+    const cs = contenders.filter((c) => c.workloads.includes(w.kind) && w.chunk >= (c.minChunk ?? 0))
     if (!cs.length) continue
     console.log(`\n== ${w.id}: ${w.title} (${cs.map((c) => c.id).join(', ')})`)
 

@@ -9,7 +9,7 @@ export type Feeder =
   /** Node's child.stdin: 'drain' awaits 'drain' after a false write; 'cork' corks and uncorks once per tick. */
   | { kind: 'node'; style: 'drain' | 'cork' }
   /** benchmark/native/raw_writer.c: blocking write(2)/writev(2) from C, no JS (several children: non-blocking, poll(2)). */
-  | { kind: 'raw'; mode: 'write' | 'writev'; transport: 'pipe' | 'pipe1m' | 'socketpair' }
+  | { kind: 'raw'; mode: 'write' | 'writev'; transport: 'pipe' | 'pipe1m' | 'socketpair'; piece?: number }
   /** benchmark/twisted_feed.py: Twisted's own ProcessWriter under its reactor. */
   | { kind: 'twisted' }
 
@@ -22,6 +22,8 @@ export interface Contender {
   workloads: WorkloadKind[]
   /** Diagnostic variant: runs only when its id is named in --contenders. */
   optIn?: boolean
+  /** Runs only on workloads with chunks at least this large. */
+  minChunk?: number
 }
 
 const ALL: WorkloadKind[] = ['chunks', 'sequence', 'concurrent', 'slow']
@@ -114,14 +116,27 @@ export const CONTENDERS: Contender[] = [
   raw('writev', 'pipe1m'),
   raw('write', 'socketpair'),
   raw('writev', 'socketpair'),
+  {
+    // Not one of the reference writers (write per chunk, writev): how fast a pipe takes
+    // large chunks split the way ProcessWriter splits a deep queue.
+    id: 'raw-pieces-pipe1m',
+    label: 'raw C write per chunk in 8 KiB writes, pipe (1 MiB, F_SETPIPE_SZ)',
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
+    feeder: { kind: 'raw', mode: 'write', transport: 'pipe1m', piece: 8192 },
+    workloads: ['chunks'],
+    minChunk: 16 * 1024,
+  },
 ]
 
 /** The baselines the targets are stated against. */
 export const PW = 'pw'
 export const NODE = 'node-drain'
 export const TWISTED = 'twisted'
-/** "The best raw native writer on the same transport": ProcessWriter's default, a pipe enlarged to 1 MiB. */
+/** "The best raw native writer on the same transport": the issue's reference writers (write per
+ * chunk, writev) on ProcessWriter's default transport, a pipe enlarged to 1 MiB. */
 export const RAW_SAME_TRANSPORT = ['raw-write-pipe1m', 'raw-writev-pipe1m']
+/** Large chunks split into 8 KiB writes on that transport: shown beside the reference ratio. */
+export const RAW_PIECES = 'raw-pieces-pipe1m'
 export const PW_ZERO_COPY = 'pw-zerocopy'
 
 export function contenderById(id: string): Contender {

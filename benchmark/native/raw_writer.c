@@ -4,7 +4,7 @@
  *
  *   raw_writer --sink PATH --mode write|writev --transport pipe|pipe1m|socketpair
  *              --chunk BYTES --total BYTES [--iov N] [--cpu N] [--sink-cpu N]
- *              [--children N]
+ *              [--children N] [--piece BYTES]
  *
  * Builds one chunk (the same byte pattern as the JS contenders), forks the
  * sink with one end of the transport as its stdin, then writes TOTAL bytes as
@@ -16,6 +16,8 @@
  * --children N (mode write only): N sinks, each with its own transport and
  * TOTAL/N bytes, fed from one thread: non-blocking fds, poll(2), one write(2)
  * per chunk to each writable fd in turn (what an event loop does, minus JS).
+ * --piece BYTES (mode write, one child): write each chunk in writes of at most
+ * BYTES (what ProcessWriter does with a deep queue; see src/piece_size.rs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -166,6 +168,7 @@ int main(int argc, char **argv) {
   const char *sink = NULL, *mode = "write", *transport = "pipe";
   unsigned long long chunk = 65536, total = 1 << 26;
   int iovmax = 1024, cpu = -1, sink_cpu = -1, children = 1;
+  unsigned long long piece = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--sink")) sink = v;
@@ -177,11 +180,12 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--cpu")) cpu = atoi(v);
     else if (!strcmp(k, "--sink-cpu")) sink_cpu = atoi(v);
     else if (!strcmp(k, "--children")) children = atoi(v);
+    else if (!strcmp(k, "--piece")) piece = strtoull(v, NULL, 10);
     else { fprintf(stderr, "raw_writer: unknown option %s\n", k); return 2; }
   }
   int use_writev = !strcmp(mode, "writev");
   if (!sink || chunk == 0 || iovmax < 1 || iovmax > 1024 || (!use_writev && strcmp(mode, "write")) ||
-      children < 1 || (children > 1 && use_writev)) {
+      children < 1 || (children > 1 && use_writev) || (piece && (use_writev || children > 1))) {
     fprintf(stderr, "raw_writer: bad arguments\n");
     return 2;
   }
@@ -223,7 +227,7 @@ int main(int argc, char **argv) {
       unsigned long long n = total - sent < chunk ? total - sent : chunk;
       unsigned long long off = 0;
       while (off < n) {
-        ssize_t w = write(fd, buf + off, n - off);
+        ssize_t w = write(fd, buf + off, piece && n - off > piece ? piece : n - off);
         syscalls++;
         if (w < 0) { if (errno == EINTR) continue; err = errno; goto done; }
         off += (unsigned long long)w;
