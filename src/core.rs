@@ -278,12 +278,29 @@ impl Core {
   /// Post `Drain` if armed and the level is low, `Empty` if armed and nothing is buffered
   /// (called by both threads after the level changes or an arm).
   pub fn fire_armed_events(&self) {
-    let level = self.buffered();
-    if level <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst) {
-      self.post(Event::Drain);
+    self.fire_armed_events_and_hand_back(&mut Vec::new());
+  }
+
+  /// `fire_armed_events` and `hand_back(written)` with one wake-up of the JS thread. When JS
+  /// runs on the I/O thread's CPU, each wake-up preempts the I/O thread (twice, counting the
+  /// thread-safe function's lock), so the write that empties the queue, which both completes
+  /// chunks and fires the drain, wakes JS once for both.
+  pub fn fire_armed_events_and_hand_back(&self, written: &mut Vec<Chunk>) {
+    let mut news = !written.is_empty();
+    if news {
+      self.written_back.lock().unwrap().append(written);
     }
-    if level == 0 && self.empty_armed.swap(false, SeqCst) {
-      self.post(Event::Empty);
+    let level = self.buffered();
+    let drain = level <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst);
+    let empty = level == 0 && self.empty_armed.swap(false, SeqCst);
+    if drain || empty {
+      let mut events = self.events.lock().unwrap();
+      events.extend(drain.then_some(Event::Drain));
+      events.extend(empty.then_some(Event::Empty));
+      news = true;
+    }
+    if news {
+      self.notify();
     }
   }
 
@@ -370,5 +387,64 @@ impl Core {
   /// progress, so after it returns the I/O thread no longer touches the JS environment.
   pub fn set_notifier(&self, n: Option<Notifier>) {
     *self.notifier.lock().unwrap() = n;
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use std::sync::atomic::AtomicUsize;
+
+  fn idle_core() -> Arc<Core> {
+    Core::new(CoreConfig {
+      fd: -1,
+      child_fd: None,
+      kind: FdKind::Pipe,
+      read_hack: ReadHack::OFF,
+      restore_blocking: false,
+      zero_copy: false,
+      pipe_capacity: 0,
+      buffer_size: 64 * 1024,
+      low_water: 0,
+    })
+  }
+
+  fn one_written_chunk() -> Vec<Chunk> {
+    let mut q = WriteQueue::new();
+    q.push_copy(b"abc", &mut Vec::new());
+    let mut done = Vec::new();
+    q.consume_with(3, &mut |c| done.push(c));
+    done
+  }
+
+  #[test]
+  fn the_emptying_write_wakes_js_once_for_its_chunks_and_events() {
+    let core = idle_core();
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counted = wakes.clone();
+    core.set_notifier(Some(Box::new(move || {
+      counted.fetch_add(1, SeqCst);
+    })));
+    core.drain_armed.store(true, SeqCst);
+    core.empty_armed.store(true, SeqCst);
+    let mut written = one_written_chunk();
+    core.fire_armed_events_and_hand_back(&mut written);
+    assert!(written.is_empty(), "the chunks were handed over");
+    assert_eq!(wakes.load(SeqCst), 1, "one wake-up for the chunks and both events");
+    let events: Vec<Event> = core.take_events().into_iter().collect();
+    assert!(matches!(events[..], [Event::Drain, Event::Empty]));
+    assert!(core.written_back.lock().unwrap().is_empty(), "taken with the events");
+  }
+
+  #[test]
+  fn nothing_to_tell_wakes_nobody() {
+    let core = idle_core();
+    let wakes = Arc::new(AtomicUsize::new(0));
+    let counted = wakes.clone();
+    core.set_notifier(Some(Box::new(move || {
+      counted.fetch_add(1, SeqCst);
+    })));
+    core.fire_armed_events_and_hand_back(&mut Vec::new());
+    assert_eq!(wakes.load(SeqCst), 0);
   }
 }

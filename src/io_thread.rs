@@ -522,7 +522,11 @@ impl IoThread {
           core.written.fetch_add(n as u64, SeqCst);
           core.drain_expected.store(false, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);
-          core.fire_armed_events();
+          if w.inflight.is_empty() {
+            core.fire_armed_events_and_hand_back(&mut w.written_back);
+          } else {
+            core.fire_armed_events();
+          }
           if w.always_ready {
             continue;
           }
