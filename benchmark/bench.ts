@@ -23,6 +23,8 @@ import * as path from 'node:path'
 import { CONTENDERS, PW, type Contender } from './contenders.ts'
 import {
   evaluateTargets,
+  hostModes,
+  inFastMode,
   renderCallCost,
   renderMarkdown,
   renderTargets,
@@ -268,6 +270,23 @@ async function waitQuiet(maxMs: number): Promise<{ busy: number; waitedMs: numbe
 }
 
 // ---------------------------------------------------------------------------------------------
+// the host's speed: this VM switches between two speeds for tens of seconds at a time (the raw C
+// writer below: about 11 GiB/s in one, 3.5 in the other, with nothing else running), so runs of
+// one repetition can land in different modes. Each run records this probe, taken just before it.
+
+/** The raw C writer's rate (bytes/s): 1 GiB in 8 KiB writes through a 1 MiB pipe (0.1-0.3 s). */
+function hostSpeed(): number | null {
+  const args = ['--sink', SINK, '--mode', 'write', '--transport', 'pipe1m', '--chunk', String(MiB), '--total', String(GiB), '--piece', '8192']
+  const r = spawnSync(RAW_WRITER, args, { encoding: 'utf8', timeout: 30_000 })
+  try {
+    const out = JSON.parse(r.stdout.trim())
+    return out.ok ? out.bytes / out.seconds : null
+  } catch {
+    return null
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // sizing
 
 /** Bytes in one indivisible step of a workload: every child gets whole sequences of whole chunks. */
@@ -432,7 +451,7 @@ async function main() {
   const placement = opts.quick ? null : await placementProbe(contenders.find((c) => c.id === PW))
   if (placement) console.log(`placement probe: ${placement.text}`)
 
-  const runs: Array<RunResult & { rep: number; busyBefore?: number }> = []
+  const runs: Results['runs'] = []
   let quietBudgetMs = 120_000 // waiting for quiet, over the whole session
   for (const w of workloads) {
     const cs = contenders.filter((c) => c.workloads.includes(w.kind) && w.chunk >= (c.minChunk ?? 0))
@@ -461,8 +480,14 @@ async function main() {
         if (total === undefined) continue
         const quiet = opts.quick ? null : await waitQuiet(Math.min(15_000, quietBudgetMs))
         if (quiet) quietBudgetMs -= quiet.waitedMs
+        const host = opts.quick ? null : hostSpeed()
         const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
-        runs.push({ ...r, rep, ...(quiet ? { busyBefore: Math.round(quiet.busy * 100) / 100 } : {}) })
+        runs.push({
+          ...r,
+          rep,
+          ...(quiet ? { busyBefore: Math.round(quiet.busy * 100) / 100 } : {}),
+          ...(host !== null ? { hostSpeed: Math.round(host) } : {}),
+        })
         // A run shorter than 0.5 s means calibration guessed high: later repetitions get more bytes.
         if (r.ok && !opts.quick && !w.fixedTotal && r.seconds < 0.5) {
           totals.set(c.id, sizeFor(r.throughput, opts.targetSeconds, w))
@@ -473,7 +498,8 @@ async function main() {
             (r.rssPeak !== null && r.rssBaseline !== null ? `, RSS peak − idle ${((r.rssPeak - r.rssBaseline) / MiB).toFixed(1)} MiB` : '')
           : `FAILED: ${r.error}`
         const noisy = quiet && quiet.busy >= QUIET ? `  (machine busy: ${quiet.busy.toFixed(1)} cores used by others)` : ''
-        console.log(`  [${rep}/${opts.reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}${noisy}`)
+        const mode = host !== null ? `  (host probe ${fmtRate(host)})` : ''
+        console.log(`  [${rep}/${opts.reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}${noisy}${mode}`)
       }
     }
   }
@@ -488,6 +514,7 @@ async function main() {
   const callCost = contenders.some((c) => c.id === 'pw') ? measureCallCost(opts.quick) : []
 
   const summary = summarize(workloads, contenders.map((c) => c.id), runs)
+  const modes = hostModes(runs)
   const results: Results = {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
@@ -501,11 +528,17 @@ async function main() {
     callCost,
     summary,
     targets: evaluateTargets(summary, placement?.pinned ?? []),
+    ...(modes
+      ? {
+          hostModes: modes,
+          targetsFastMode: evaluateTargets(summarize(workloads, contenders.map((c) => c.id), runs.filter((r) => inFastMode(r, modes))), placement?.pinned ?? []),
+        }
+      : {}),
   }
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
   fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')
 
-  console.log(`\n${renderWorkloadTables(results)}\n\n${renderCallCost(results)}\n\n## Targets\n\n${renderTargets(results.targets)}\n`)
+  console.log(`\n${renderWorkloadTables(results)}\n\n${renderCallCost(results)}\n\n## Targets\n\n${renderTargets(results.targets, results.targetsFastMode)}\n`)
   for (const n of notes) console.log(`note: ${n}`)
   console.log(`wrote ${path.relative(ROOT_DIR, opts.out)} (${results.options.durationSeconds} s)`)
   if (opts.report) {
