@@ -58,14 +58,14 @@ for (const size of [1 << 20, 64 << 10, 100 << 10]) {
   })
 }
 
-test('zero-copy: bufferSize defaults to 4 MiB on a pipe (bytes in the pipe stay buffered); given values and other fds keep theirs', async (t) => {
+test('zero-copy: bufferSize defaults to 16 MiB on a pipe (bytes in the pipe stay buffered); given values and other fds keep theirs', async (t) => {
   const a = createPipe({ zeroCopy: true, pipeSize: 0 })
   const b = createPipe({ zeroCopy: true, pipeSize: 0, bufferSize: 1000 })
   const c = createPipe({ pipeSize: 0 })
   const d = createPipe({ zeroCopy: true, transport: 'socketpair' })
   t.deepEqual(
     [a, b, c, d].map((p) => [p.writer.bufferSize, p.writer.lowWaterMark]),
-    [[4 << 20, 0], [1000, 0], [65536, 0], [65536, 0]],
+    [[16 << 20, 0], [1000, 0], [65536, 0], [65536, 0]],
   )
   for (const p of [a, b, c, d]) {
     p.writer.abortConnection()
@@ -78,13 +78,13 @@ test('zero-copy: a reader that stalls, then reads: the drain comes once it has r
   const { child, stdin } = spawn('sh', ['-c', 'sleep 0.3; exec sha256sum'], { stdio: ['writer', 'pipe', 'inherit'], zeroCopy: true })
   const out = collect(child.stdout)
   const w = stdin!
-  const chunks = Array.from({ length: 8 }, (_, i) => Buffer.alloc(1 << 20, i + 1))
+  const chunks = Array.from({ length: 17 }, (_, i) => Buffer.alloc(1 << 20, i + 1))
   const hash = createHash('sha256')
   for (const b of chunks) {
     hash.update(b)
     w.write(b)
   }
-  t.false(w.write(Buffer.alloc(0)), 'over the 4 MiB mark')
+  t.false(w.write(Buffer.alloc(0)), 'over the 16 MiB mark')
   const started = Date.now()
   await new Promise<void>((resolve) => (w.onDrain = resolve))
   t.true(Date.now() - started >= 200, 'no drain while the reader sleeps')

@@ -53,7 +53,7 @@ export const CONTENDERS: Contender[] = [
   // optIn ones run only when named.
   {
     id: 'pw-zerocopy',
-    label: 'ProcessWriter, zeroCopy (vmsplice; its default bufferSize 4 MiB, lowWaterMark 0)',
+    label: 'ProcessWriter, zeroCopy (vmsplice; its default bufferSize 16 MiB, lowWaterMark 0)',
     transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
     feeder: { kind: 'pw', options: { zeroCopy: true } },
     workloads: ['chunks', 'sequence'],

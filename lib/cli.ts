@@ -24,7 +24,7 @@ Options (feed):
   -i, --input FILE     read FILE (default: standard input; "-" means standard input)
   -c, --chunk-size N   read a FILE in chunks of N bytes (default 1 MiB)
   -p, --pipe-size N    ask the kernel for a pipe of N bytes (Linux F_SETPIPE_SZ)
-  -b, --buffer-size N  writer high-water mark in bytes (default 65536; 4 MiB with -z)
+  -b, --buffer-size N  writer high-water mark in bytes (default 65536; 16 MiB with -z)
   -z, --zero-copy      map the input's chunks into the pipe instead of copying them
                        (Linux vmsplice; elsewhere ignored)
   -q, --quiet          no progress bar and no summary line

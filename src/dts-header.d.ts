@@ -41,7 +41,7 @@ export interface PullProducer {
 export interface ProcessWriterOptions {
   /** Which fd of the child this writer feeds; reported in reasons. */
   childFd?: number | null
-  /** High-water mark in bytes (default 65536, Twisted's; 4 MiB with `zeroCopy`). */
+  /** High-water mark in bytes (default 65536, Twisted's; 16 MiB with `zeroCopy`). */
   bufferSize?: number
   /** Resume threshold in bytes (default 0: resume when empty, as Twisted). */
   lowWaterMark?: number
@@ -55,7 +55,7 @@ export interface ProcessWriterOptions {
    * the reader consumes them, so once `onDrain` fires or a push producer is resumed at
    * `lowWaterMark`, the chunks written before may be reused. Until then a large chunk (32 KiB or
    * more, queued by reference) must not be modified. As bytes in the pipe stay buffered,
-   * `bufferSize` defaults to 4 MiB here rather than 64 KiB. Ignored for other fds and platforms.
+   * `bufferSize` defaults to 16 MiB here rather than 64 KiB. Ignored for other fds and platforms.
    */
   zeroCopy?: boolean
   /** Called once, asynchronously, when the connection ends. */
