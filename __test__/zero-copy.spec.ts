@@ -58,6 +58,31 @@ for (const size of [1 << 20, 64 << 10, 100 << 10]) {
   })
 }
 
+test('zero-copy: 4 KiB writes go through the fast path (copied into slabs), so one buffer may be refilled at once', async (t) => {
+  const { child, stdin } = spawn('sha256sum', [], { stdio: ['writer', 'pipe', 'inherit'], zeroCopy: true })
+  const out = collect(child.stdout)
+  const w = stdin!
+  const b = Buffer.alloc(4096)
+  const hash = createHash('sha256')
+  let n = 0
+  await new Promise<void>((resolve) => {
+    w.onDrain = pump
+    function pump() {
+      while (n < 8192) {
+        b.fill(n & 255)
+        b.writeUInt32LE(n++, 0)
+        hash.update(b)
+        if (!w.write(b)) return
+      }
+      resolve()
+    }
+    pump()
+  })
+  w.loseConnection()
+  t.is((await closed(w)).code, 'DONE')
+  t.is((await out).toString().split(' ')[0], hash.digest('hex'))
+})
+
 test('zero-copy: bufferSize defaults to 16 MiB on a pipe (bytes in the pipe stay buffered); given values and other fds keep theirs', async (t) => {
   const a = createPipe({ zeroCopy: true, pipeSize: 0 })
   const b = createPipe({ zeroCopy: true, pipeSize: 0, bufferSize: 1000 })

@@ -136,20 +136,27 @@ export class ProcessWriter extends NativeProcessWriter {
       s.room = 0
       return
     }
+    this.handOver()
+  }
+
+  /**
+   * Hand the staged bytes (if any) to the core; returns the room for the next slab (at most
+   * `SLAB_SIZE`, without crossing `bufferSize`), or -1 once the writer no longer accepts writes.
+   */
+  private handOver(): number {
+    const s = this[STAGING]
     const chunk = s.slab.subarray(0, s.off)
     // Reset before the native call: it may call back into `write` (a producer's pause), which
     // must start a new batch. The core copies `chunk` before returning, so the slab is free.
+    if (s.off > 0) s.flushes++
     s.off = 0
     s.room = 0
-    s.flushes++
-    super.write(chunk)
+    return super._handOver(chunk, SLAB_SIZE)
   }
 
   /** Start a new slab able to take at least `n` bytes without crossing `bufferSize`. */
   private openSlab(n: number): boolean {
-    this.flushStaged()
-    if (!super.connected) return false
-    const room = Math.min(SLAB_SIZE, this.bufferSize - super.bufferedAmount)
+    const room = this.handOver()
     if (room < n) return false
     const s = this[STAGING]
     s.room = room

@@ -710,6 +710,27 @@ impl ProcessWriter {
     }
   }
 
+  /// For the JavaScript class's small-write fast path (`lib/process-writer.ts`), not for direct
+  /// use: queue a copy of `slab` (the staged small writes, under 32 KiB; may be empty) as
+  /// `write` does, and return how many bytes the next slab may take without crossing
+  /// `bufferSize` (at most `max_room`), or -1 once the writer no longer accepts writes. One call
+  /// per slab instead of `write`, `connected` and `bufferedAmount`: each call into the binding
+  /// costs about 300 ns here, a tenth of a 16 KiB slab's time at 4 KiB writes.
+  #[napi(js_name = "_handOver", ts_args_type = "slab: Uint8Array, maxRoom: number")]
+  pub fn hand_over(&self, env: Env, slab: Unknown<'_>, max_room: f64) -> Result<f64> {
+    let e = env.raw();
+    match js::view_bytes(e, slab.raw())? {
+      Some(bytes) if bytes.len() < BY_REFERENCE_MIN => self.side.write_slices(e, &[bytes]),
+      _ => return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", "_handOver takes a staged slab")),
+    };
+    let core = &self.side.core;
+    if !core.accepting() {
+      return Ok(-1.0);
+    }
+    let room = core.buffer_size.load(SeqCst).saturating_sub(core.buffered());
+    Ok((room as f64).min(max_room))
+  }
+
   /// Queue every chunk of an iterable (consumed once). All chunks are checked before any is
   /// queued: one bad element throws `ERR_INVALID_ARG_TYPE` and nothing is queued.
   #[napi(ts_args_type = "chunks: Iterable<ArrayBufferView | ArrayBuffer>")]
