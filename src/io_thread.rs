@@ -121,6 +121,8 @@ struct IoWriter {
   spliced: u64,
   /// Zero-copy: drained and due to close (`DONE`) once the reader consumed what is retained.
   close_when_consumed: bool,
+  /// Zero-copy: `written` at the last look for the reader's progress (`release_zero_copy`).
+  written_seen: u64,
   /// Written chunks holding JS memory, to hand back to the JS thread (`Core::hand_back`).
   written_back: Vec<Chunk>,
   /// Pipes: how much one write carries, by measurement.
@@ -136,14 +138,14 @@ struct IoWriter {
 
 impl IoWriter {
   /// Zero-copy: count what the reader has consumed as written (`FIONREAD` tells what is
-  /// still unread) and free the chunks it has read past. Returns whether the reader progressed.
-  fn release_consumed(&mut self) -> bool {
+  /// still unread) and free the chunks it has read past.
+  fn release_consumed(&mut self) {
     let core = &self.core;
     if self.spliced == core.written.load(SeqCst) {
-      return false;
+      return;
     }
     let fd = core.fd.load(SeqCst);
-    let Some(unread) = sys::pipe_unread(fd) else { return false };
+    let Some(unread) = sys::pipe_unread(fd) else { return };
     let consumed = self.spliced.saturating_sub(unread as u64);
     while let Some((end, _)) = self.retained.front() {
       if *end > consumed {
@@ -155,9 +157,7 @@ impl IoWriter {
     if consumed > core.written.load(SeqCst) {
       core.written.store(consumed, SeqCst);
       core.fire_armed_events();
-      return true;
     }
-    false
   }
 
   /// Zero-copy: bytes mapped into the pipe that the reader has not read yet.
@@ -292,7 +292,13 @@ impl IoThread {
       if !w.awaiting_reader() && !w.close_when_consumed {
         continue;
       }
-      progressed |= w.release_consumed();
+      w.release_consumed();
+      // The reader progressed if `written` moved since the last look, whether this look or a
+      // write in between (`write_out` releases what it can after each splice) counted it: only
+      // a reader that made no progress slows the looks down.
+      let written = w.core.written.load(SeqCst);
+      progressed |= written > w.written_seen;
+      w.written_seen = written;
       w.core.hand_back(&mut w.written_back);
       if w.close_when_consumed && !w.awaiting_reader() {
         w.close_when_consumed = false;
@@ -343,6 +349,7 @@ impl IoThread {
       retained: VecDeque::new(),
       spliced: 0,
       close_when_consumed: false,
+      written_seen: 0,
       written_back: Vec::new(),
       piece_size: PieceSize::default(),
       last_write_short: false,
