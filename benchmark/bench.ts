@@ -22,9 +22,7 @@ import * as path from 'node:path'
 
 import { CONTENDERS, PW, type Contender } from './contenders.ts'
 import {
-  evaluateTargets,
-  hostModes,
-  inFastMode,
+  judge,
   renderCallCost,
   renderMarkdown,
   renderTargets,
@@ -514,7 +512,6 @@ async function main() {
   const callCost = contenders.some((c) => c.id === 'pw') ? measureCallCost(opts.quick) : []
 
   const summary = summarize(workloads, contenders.map((c) => c.id), runs)
-  const modes = hostModes(runs)
   const results: Results = {
     date: new Date().toISOString(),
     command: `npm run bench${process.argv.length > 2 ? ' -- ' + process.argv.slice(2).join(' ') : ''}`,
@@ -527,14 +524,9 @@ async function main() {
     runs,
     callCost,
     summary,
-    targets: evaluateTargets(summary, placement?.pinned ?? []),
-    ...(modes
-      ? {
-          hostModes: modes,
-          targetsFastMode: evaluateTargets(summarize(workloads, contenders.map((c) => c.id), runs.filter((r) => inFastMode(r, modes))), placement?.pinned ?? []),
-        }
-      : {}),
+    targets: [],
   }
+  Object.assign(results, judge(results))
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
   fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')
 

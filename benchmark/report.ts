@@ -161,15 +161,26 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     const measured = v !== null && v < goal && v.toFixed(2) === goal.toFixed(2) ? x(v, 3) : x(v)
     targets.push({ id, text, goal: `≥ ${goal}×`, measured, status: v === null ? 'n/a' : v >= goal ? 'PASS' : 'MISS' })
   }
+  // The issue's targets name the defaults only for 64 KiB and 1 MiB vs Node; beside the others
+  // the best ProcessWriter option is shown (the verdict stays the defaults').
+  const bestOption = (id: string, w: string, field: 'vsNode' | 'vsTwisted' | 'vsRawPipe') => {
+    const best = summary
+      .filter((s) => s.workload === w && s.contender.startsWith(`${PW}-`) && s[field] !== null)
+      .sort((a, b) => b[field]! - a[field]!)[0]
+    const t = targets.find((q) => q.id === id)
+    if (best && t && best[field]! > (get(w, PW)?.[field] ?? 0)) t.measured += ` (best option, \`${best.contender}\`: ${x(best[field])})`
+  }
   ratio('100B-node', '100 B writes vs Node child.stdin', 'chunks-100B', 20, 'vsNode')
   ratio('100B-twisted', '100 B writes vs Twisted', 'chunks-100B', 2, 'vsTwisted')
   ratio('4KiB-node', '4 KiB writes vs Node', 'chunks-4KiB', 4, 'vsNode')
+  bestOption('4KiB-node', 'chunks-4KiB', 'vsNode')
   ratio('64KiB-node', '64 KiB writes vs Node', 'chunks-64KiB', 1, 'vsNode')
   ratio('1MiB-node', '1 MiB writes vs Node', 'chunks-1MiB', 1, 'vsNode')
   ratio('64KiB-zc-node', '64 KiB writes with zeroCopy vs Node', 'chunks-64KiB', 1.5, 'vsNode', PW_ZERO_COPY)
   ratio('1MiB-zc-node', '1 MiB writes with zeroCopy vs Node', 'chunks-1MiB', 1.5, 'vsNode', PW_ZERO_COPY)
   for (const [size, name] of [['100B', '100 B'], ['4KiB', '4 KiB'], ['64KiB', '64 KiB'], ['1MiB', '1 MiB']]) {
     ratio(`${size}-raw`, `${name} writes vs best raw C writer on the same transport (1 MiB pipe)`, `chunks-${size}`, 0.8, 'vsRawPipe')
+    bestOption(`${size}-raw`, `chunks-${size}`, 'vsRawPipe')
   }
   // Beside the reference writers' ratio: the same chunks split into 8 KiB writes, and (64 KiB)
   // the placement probe's pinned runs, where the I/O thread shares a core with the reader or JS.
@@ -182,7 +193,8 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     if (pieces) extra.push(`raw C in 8 KiB writes: ${x(pw.throughput / pieces.throughput)}`)
     const p = size === '64KiB' ? pinned.find((q) => q.chunk === chunk) : undefined
     if (p) extra.push(`pinned, I/O thread beside the reader: ${x(p.besideReader / raw)}; beside JS: ${x(p.besideJs / raw)}`)
-    if (extra.length) targets.find((t) => t.id === `${size}-raw`)!.measured += ` (${extra.join('; ')})`
+    const t = targets.find((q) => q.id === `${size}-raw`)!
+    if (extra.length) t.measured = t.measured.endsWith(')') ? `${t.measured.slice(0, -1)}; ${extra.join('; ')})` : `${t.measured} (${extra.join('; ')})`
   }
   {
     const pw = get('chunks-64KiB', PW)?.elu ?? null
@@ -326,8 +338,19 @@ ${renderCallCost(r)}
 ${r.notes.length ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`
 }
 
+/** Judge the targets (again) from a run's summary and runs: all runs, and the host's fast mode alone. */
+export function judge(r: Results): Pick<Results, 'targets' | 'hostModes' | 'targetsFastMode'> {
+  const pinned = r.pinned ?? []
+  const modes = hostModes(r.runs)
+  if (!modes) return { targets: evaluateTargets(r.summary, pinned) }
+  const ids = r.contenders.map((c) => c.id)
+  const fast = summarize(r.workloads, ids, r.runs.filter((run) => inFastMode(run, modes)))
+  return { targets: evaluateTargets(r.summary, pinned), hostModes: modes, targetsFastMode: evaluateTargets(fast, pinned) }
+}
+
 export function writeReport(resultsPath: string, outPath: string): void {
   const r: Results = JSON.parse(fs.readFileSync(resultsPath, 'utf8'))
+  Object.assign(r, judge(r))
   fs.writeFileSync(outPath, renderMarkdown(r, path.relative(ROOT_DIR, resultsPath)))
 }
 
