@@ -168,7 +168,9 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
       .filter((s) => s.workload === w && s.contender.startsWith(`${PW}-`) && s[field] !== null)
       .sort((a, b) => b[field]! - a[field]!)[0]
     const t = targets.find((q) => q.id === id)
-    if (best && t && best[field]! > (get(w, PW)?.[field] ?? 0)) t.measured += ` (best option, \`${best.contender}\`: ${x(best[field])})`
+    if (!best || !t || best[field]! <= (get(w, PW)?.[field] ?? 0)) return
+    const note = `best option, \`${best.contender}\`: ${x(best[field])}`
+    t.measured = t.measured.endsWith(')') ? `${t.measured.slice(0, -1)}; ${note})` : `${t.measured} (${note})`
   }
   ratio('100B-node', '100 B writes vs Node child.stdin', 'chunks-100B', 20, 'vsNode')
   ratio('100B-twisted', '100 B writes vs Twisted', 'chunks-100B', 2, 'vsTwisted')
@@ -225,6 +227,7 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     const raw = get('concurrent-64', 'raw-write-pipe1m')?.vsNode ?? null
     if (raw !== null) targets[targets.length - 1].measured += ` (raw C, one poll loop, 1 MiB pipes: ${x(raw)})`
   }
+  bestOption('concurrent-node', 'concurrent-64', 'vsNode')
   return targets
 }
 
