@@ -417,14 +417,20 @@ mod tests {
     done
   }
 
-  #[test]
-  fn the_emptying_write_wakes_js_once_for_its_chunks_and_events() {
-    let core = idle_core();
+  /// Count the wake-ups of the JS thread.
+  fn count_wakes(core: &Core) -> Arc<AtomicUsize> {
     let wakes = Arc::new(AtomicUsize::new(0));
     let counted = wakes.clone();
     core.set_notifier(Some(Box::new(move || {
       counted.fetch_add(1, SeqCst);
     })));
+    wakes
+  }
+
+  #[test]
+  fn the_emptying_write_wakes_js_once_for_its_chunks_and_events() {
+    let core = idle_core();
+    let wakes = count_wakes(&core);
     core.drain_armed.store(true, SeqCst);
     core.empty_armed.store(true, SeqCst);
     let mut written = one_written_chunk();
@@ -439,11 +445,7 @@ mod tests {
   #[test]
   fn nothing_to_tell_wakes_nobody() {
     let core = idle_core();
-    let wakes = Arc::new(AtomicUsize::new(0));
-    let counted = wakes.clone();
-    core.set_notifier(Some(Box::new(move || {
-      counted.fetch_add(1, SeqCst);
-    })));
+    let wakes = count_wakes(&core);
     core.fire_armed_events_and_hand_back(&mut Vec::new());
     assert_eq!(wakes.load(SeqCst), 0);
   }
