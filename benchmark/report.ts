@@ -152,6 +152,11 @@ export function summarize(workloads: Workload[], contenders: string[], runs: Run
 
 const x = (v: number | null, digits = 2) => (v === null ? '–' : `${v.toFixed(digits)}×`)
 
+/** Add `note` to a target's measured cell, inside its one parenthesis. */
+function addNote(t: Target, note: string): void {
+  t.measured = t.measured.endsWith(')') ? `${t.measured.slice(0, -1)}; ${note})` : `${t.measured} (${note})`
+}
+
 export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Target[] {
   const get = (w: string, c: string) => summary.find((s) => s.workload === w && s.contender === c && s.throughput > 0)
   const targets: Target[] = []
@@ -168,9 +173,7 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
       .filter((s) => s.workload === w && s.contender.startsWith(`${PW}-`) && s[field] !== null)
       .sort((a, b) => b[field]! - a[field]!)[0]
     const t = targets.find((q) => q.id === id)
-    if (!best || !t || best[field]! <= (get(w, PW)?.[field] ?? 0)) return
-    const note = `best option, \`${best.contender}\`: ${x(best[field])}`
-    t.measured = t.measured.endsWith(')') ? `${t.measured.slice(0, -1)}; ${note})` : `${t.measured} (${note})`
+    if (best && t && best[field]! > (get(w, PW)?.[field] ?? 0)) addNote(t, `best option, \`${best.contender}\`: ${x(best[field])}`)
   }
   ratio('100B-node', '100 B writes vs Node child.stdin', 'chunks-100B', 20, 'vsNode')
   ratio('100B-twisted', '100 B writes vs Twisted', 'chunks-100B', 2, 'vsTwisted')
@@ -195,8 +198,7 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     if (pieces) extra.push(`raw C in 8 KiB writes: ${x(pw.throughput / pieces.throughput)}`)
     const p = size === '64KiB' ? pinned.find((q) => q.chunk === chunk) : undefined
     if (p) extra.push(`pinned, I/O thread beside the reader: ${x(p.besideReader / raw)}; beside JS: ${x(p.besideJs / raw)}`)
-    const t = targets.find((q) => q.id === `${size}-raw`)!
-    if (extra.length) t.measured = t.measured.endsWith(')') ? `${t.measured.slice(0, -1)}; ${extra.join('; ')})` : `${t.measured} (${extra.join('; ')})`
+    if (extra.length) addNote(targets.find((t) => t.id === `${size}-raw`)!, extra.join('; '))
   }
   {
     const pw = get('chunks-64KiB', PW)?.elu ?? null
@@ -225,7 +227,7 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
   {
     // The same on pipes without JS: what any pipe writer gets here.
     const raw = get('concurrent-64', 'raw-write-pipe1m')?.vsNode ?? null
-    if (raw !== null) targets[targets.length - 1].measured += ` (raw C, one poll loop, 1 MiB pipes: ${x(raw)})`
+    if (raw !== null) addNote(targets[targets.length - 1], `raw C, one poll loop, 1 MiB pipes: ${x(raw)}`)
   }
   bestOption('concurrent-node', 'concurrent-64', 'vsNode')
   return targets
@@ -344,11 +346,11 @@ ${r.notes.length ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` 
 /** Judge the targets (again) from a run's summary and runs: all runs, and the host's fast mode alone. */
 export function judge(r: Results): Pick<Results, 'targets' | 'hostModes' | 'targetsFastMode'> {
   const pinned = r.pinned ?? []
+  const targets = evaluateTargets(r.summary, pinned)
   const modes = hostModes(r.runs)
-  if (!modes) return { targets: evaluateTargets(r.summary, pinned) }
-  const ids = r.contenders.map((c) => c.id)
-  const fast = summarize(r.workloads, ids, r.runs.filter((run) => inFastMode(run, modes)))
-  return { targets: evaluateTargets(r.summary, pinned), hostModes: modes, targetsFastMode: evaluateTargets(fast, pinned) }
+  if (!modes) return { targets }
+  const fast = summarize(r.workloads, r.contenders.map((c) => c.id), r.runs.filter((run) => inFastMode(run, modes)))
+  return { targets, hostModes: modes, targetsFastMode: evaluateTargets(fast, pinned) }
 }
 
 export function writeReport(resultsPath: string, outPath: string): void {
