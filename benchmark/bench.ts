@@ -272,17 +272,20 @@ async function waitQuiet(maxMs: number): Promise<{ busy: number; waitedMs: numbe
 // writer below: about 11 GiB/s in one, 3.5 in the other, with nothing else running), so runs of
 // one repetition can land in different modes. Each run records this probe, taken just before it.
 
-/** The raw C writer's rate (bytes/s): 1 GiB in 8 KiB writes through a 1 MiB pipe (0.1-0.3 s). */
-function hostSpeed(): number | null {
-  const args = ['--sink', SINK, '--mode', 'write', '--transport', 'pipe1m', '--chunk', String(MiB), '--total', String(GiB), '--piece', '8192']
+/** One run of the raw C writer into the sink, 1 GiB, mode write: its rate (bytes/s), or null if it failed. */
+function rawWriterRate(transport: string, chunk: number, extra: string[] = []): number | null {
+  const args = ['--sink', SINK, '--mode', 'write', '--transport', transport, '--chunk', String(chunk), '--total', String(GiB), ...extra]
   const r = spawnSync(RAW_WRITER, args, { encoding: 'utf8', timeout: 30_000 })
   try {
     const out = JSON.parse(r.stdout.trim())
-    return out.ok ? out.bytes / out.seconds : null
+    return r.status === 0 && out.ok ? out.bytes / out.seconds : null
   } catch {
     return null
   }
 }
+
+/** The host's speed now (bytes/s): 1 MiB chunks in 8 KiB writes through a 1 MiB pipe (0.1-0.3 s). */
+const hostSpeed = () => rawWriterRate('pipe1m', MiB, ['--piece', '8192'])
 
 // ---------------------------------------------------------------------------------------------
 // sizing
@@ -362,11 +365,8 @@ async function placementProbe(pw: Contender | undefined): Promise<{ text: string
     for (const sinkCpu of ['0', '1']) {
       const tries: number[] = []
       for (let i = 0; i < 3; i++) {
-        const r = spawnSync(RAW_WRITER, ['--sink', SINK, '--mode', 'write', '--transport', transport === 'pipe' ? 'pipe1m' : transport,
-          '--chunk', String(chunk), '--total', String(GiB), '--cpu', '0', '--sink-cpu', sinkCpu], { encoding: 'utf8' })
-        if (r.status !== 0) continue
-        const j = JSON.parse(r.stdout)
-        tries.push(j.bytes / j.seconds)
+        const rate = rawWriterRate(transport === 'pipe' ? 'pipe1m' : transport, chunk, ['--cpu', '0', '--sink-cpu', sinkCpu])
+        if (rate !== null) tries.push(rate)
       }
       rates.push(tries.length ? fmtRate(median(tries)) : 'failed')
     }
