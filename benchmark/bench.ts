@@ -181,7 +181,8 @@ function command(c: Contender, spec: RunSpec): [string, string[]] {
         ['--sink', SINK, '--mode', f.mode, '--transport', f.transport, '--chunk', String(spec.chunk), '--total', String(spec.total),
           ...(spec.kind === 'sequence' ? ['--iov', String(spec.seqLen)] : []),
           ...(spec.children > 1 ? ['--children', String(spec.children)] : []),
-          ...(f.piece ? ['--piece', String(f.piece)] : [])],
+          ...(f.piece ? ['--piece', String(f.piece)] : []),
+          ...(f.marks ? ['--high-water', String(f.marks.highWater), '--pause-us', String(f.marks.pauseUs)] : [])],
       ]
   }
 }

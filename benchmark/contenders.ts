@@ -9,7 +9,14 @@ export type Feeder =
   /** Node's child.stdin: 'drain' awaits 'drain' after a false write; 'cork' corks and uncorks once per tick. */
   | { kind: 'node'; style: 'drain' | 'cork' }
   /** benchmark/native/raw_writer.c: blocking write(2)/writev(2) from C, no JS (several children: non-blocking, poll(2)). */
-  | { kind: 'raw'; mode: 'write' | 'writev'; transport: 'pipe' | 'pipe1m' | 'socketpair'; piece?: number }
+  | {
+      kind: 'raw'
+      mode: 'write' | 'writev'
+      transport: 'pipe' | 'pipe1m' | 'socketpair'
+      piece?: number
+      /** Pause `pauseUs` after each burst of chunks that crosses `highWater` bytes (raw_writer.c). */
+      marks?: { highWater: number; pauseUs: number }
+    }
   /** benchmark/twisted_feed.py: Twisted's own ProcessWriter under its reactor. */
   | { kind: 'twisted' }
 
@@ -126,6 +133,17 @@ export const CONTENDERS: Contender[] = [
     workloads: ['chunks'],
     minChunk: 16 * 1024,
   },
+  // The bound the default marks set (64 KiB, resume when empty): however fast the producer,
+  // after the chunk that crosses the mark nothing new comes until the queue is empty and JS was
+  // told. These writers pause only 1 µs there; ProcessWriter's turnaround is several µs.
+  ...[undefined, 8192].map((piece): Contender => ({
+    id: piece ? 'raw-marks-pieces-pipe1m' : 'raw-marks-pipe1m',
+    label: `raw C write per chunk${piece ? ' in 8 KiB writes' : ''}, paused 1 µs whenever the default marks would wait for a drain, pipe (1 MiB, F_SETPIPE_SZ)`,
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
+    feeder: { kind: 'raw', mode: 'write', transport: 'pipe1m', ...(piece ? { piece } : {}), marks: { highWater: 65536, pauseUs: 1 } },
+    workloads: ['chunks'],
+    minChunk: 64 * 1024,
+  })),
 ]
 
 /** The baselines the targets are stated against. */
@@ -137,6 +155,8 @@ export const TWISTED = 'twisted'
 export const RAW_SAME_TRANSPORT = ['raw-write-pipe1m', 'raw-writev-pipe1m']
 /** Large chunks split into 8 KiB writes on that transport: shown beside the reference ratio. */
 export const RAW_PIECES = 'raw-pieces-pipe1m'
+/** Raw C writers held to the default marks: the bound shown beside the "by default" targets. */
+export const RAW_AT_DEFAULT_MARKS = ['raw-marks-pipe1m', 'raw-marks-pieces-pipe1m']
 export const PW_ZERO_COPY = 'pw-zerocopy'
 
 export function contenderById(id: string): Contender {

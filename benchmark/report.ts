@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import { NODE, PW, PW_ZERO_COPY, RAW_PIECES, RAW_SAME_TRANSPORT, TWISTED } from './contenders.ts'
+import { NODE, PW, PW_ZERO_COPY, RAW_AT_DEFAULT_MARKS, RAW_PIECES, RAW_SAME_TRANSPORT, TWISTED } from './contenders.ts'
 import { BENCH_DIR, fmtBytes, fmtRate, MiB, median, ROOT_DIR, type RunResult, type Workload } from './workloads.ts'
 
 export interface Summary {
@@ -181,6 +181,11 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
   bestOption('4KiB-node', 'chunks-4KiB', 'vsNode')
   ratio('64KiB-node', '64 KiB writes vs Node', 'chunks-64KiB', 1, 'vsNode')
   ratio('1MiB-node', '1 MiB writes vs Node', 'chunks-1MiB', 1, 'vsNode')
+  for (const size of ['64KiB', '1MiB']) {
+    // The bound the default marks set on this transport, measured without JS.
+    const bound = Math.max(...RAW_AT_DEFAULT_MARKS.map((id) => get(`chunks-${size}`, id)?.vsNode ?? 0))
+    if (bound > 0) addNote(targets.find((t) => t.id === `${size}-node`)!, `raw C held to the default marks: ${x(bound)}`)
+  }
   ratio('64KiB-zc-node', '64 KiB writes with zeroCopy vs Node', 'chunks-64KiB', 1.5, 'vsNode', PW_ZERO_COPY)
   ratio('1MiB-zc-node', '1 MiB writes with zeroCopy vs Node', 'chunks-1MiB', 1.5, 'vsNode', PW_ZERO_COPY)
   for (const [size, name] of [['100B', '100 B'], ['4KiB', '4 KiB'], ['64KiB', '64 KiB'], ['1MiB', '1 MiB']]) {

@@ -4,7 +4,7 @@
  *
  *   raw_writer --sink PATH --mode write|writev --transport pipe|pipe1m|socketpair
  *              --chunk BYTES --total BYTES [--iov N] [--cpu N] [--sink-cpu N]
- *              [--children N] [--piece BYTES]
+ *              [--children N] [--piece BYTES] [--high-water BYTES --pause-us N]
  *
  * Builds one chunk (the same byte pattern as the JS contenders), forks the
  * sink with one end of the transport as its stdin, then writes TOTAL bytes as
@@ -18,6 +18,12 @@
  * per chunk to each writable fd in turn (what an event loop does, minus JS).
  * --piece BYTES (mode write, one child): write each chunk in writes of at most
  * BYTES (what ProcessWriter does with a deep queue; see src/piece_size.rs).
+ * --high-water BYTES --pause-us N (mode write, one child): after each burst of
+ * chunks that takes the total since the last pause over BYTES, spin N µs. This
+ * is what any writer held to a high-water mark of BYTES and a low-water mark of
+ * 0 must do, however fast its producer: the chunk that crosses the mark is the
+ * last until the queue is empty and the producer has been told (the contract's
+ * default marks, 64 KiB and 0; ProcessWriter's JS turnaround is several µs).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -168,7 +174,7 @@ int main(int argc, char **argv) {
   const char *sink = NULL, *mode = "write", *transport = "pipe";
   unsigned long long chunk = 65536, total = 1 << 26;
   int iovmax = 1024, cpu = -1, sink_cpu = -1, children = 1;
-  unsigned long long piece = 0;
+  unsigned long long piece = 0, high_water = 0, pause_us = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
     if (!strcmp(k, "--sink")) sink = v;
@@ -181,11 +187,14 @@ int main(int argc, char **argv) {
     else if (!strcmp(k, "--sink-cpu")) sink_cpu = atoi(v);
     else if (!strcmp(k, "--children")) children = atoi(v);
     else if (!strcmp(k, "--piece")) piece = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "--high-water")) high_water = strtoull(v, NULL, 10);
+    else if (!strcmp(k, "--pause-us")) pause_us = strtoull(v, NULL, 10);
     else { fprintf(stderr, "raw_writer: unknown option %s\n", k); return 2; }
   }
   int use_writev = !strcmp(mode, "writev");
   if (!sink || chunk == 0 || iovmax < 1 || iovmax > 1024 || (!use_writev && strcmp(mode, "write")) ||
-      children < 1 || (children > 1 && use_writev) || (piece && (use_writev || children > 1))) {
+      children < 1 || (children > 1 && use_writev) || ((piece || high_water) && (use_writev || children > 1)) ||
+      (!high_water != !pause_us)) {
     fprintf(stderr, "raw_writer: bad arguments\n");
     return 2;
   }
@@ -223,6 +232,7 @@ int main(int argc, char **argv) {
   unsigned long long sent = 0, syscalls = 0;
   int err = 0;
   if (!use_writev) {
+    unsigned long long burst = 0;
     while (sent < total) {
       unsigned long long n = total - sent < chunk ? total - sent : chunk;
       unsigned long long off = 0;
@@ -233,6 +243,11 @@ int main(int argc, char **argv) {
         off += (unsigned long long)w;
       }
       sent += n;
+      if (high_water && (burst += n) > high_water) {
+        double until = now_s() + (double)pause_us / 1e6;
+        while (now_s() < until) {}
+        burst = 0;
+      }
     }
   } else {
     struct iovec *iov = malloc(sizeof(struct iovec) * (size_t)iovmax);
