@@ -1,6 +1,7 @@
-import type { ConnectionLostReason, ProcessWriter, PushProducer } from '../index.js'
+import type { ConnectionLostReason, ProcessWriter } from '../index.js'
 import { closed } from './closed.js'
 import { abortErrorFrom, invalidArgType } from './errors.js'
+import { pauseGate } from './gate.js'
 import { onProgress, type Progress } from './progress.js'
 
 /** A chunk a feed source may yield: bytes, or a string (encoded with `encoding`). */
@@ -141,25 +142,15 @@ export async function feed(
   }
   signal?.addEventListener('abort', onAbort, { once: true })
 
-  let paused = false
-  let wake: (() => void) | null = null
-  const producer: PushProducer = {
-    pauseProducing() {
-      paused = true
-    },
-    resumeProducing() {
-      paused = false
-      const w = wake
-      wake = null
-      w?.()
-    },
-    stopProducing() {
+  const gate = pauseGate<() => void>(
+    (resume) => resume(),
+    () => {
       stopped = true
       interrupt(INTERRUPTED)
     },
-  }
+  )
   const race = <T>(p: PromiseLike<T>): Promise<T> => Promise.race([p, interrupted])
-  const whileResumed = () => race(new Promise<void>((r) => (wake = r)))
+  const whileResumed = () => race(new Promise<void>((r) => gate.wait(r)))
 
   const stopProgress = options.onProgress
     ? onProgress(writer, options.onProgress, { intervalMs: options.progressIntervalMs })
@@ -167,7 +158,7 @@ export async function feed(
   let registered = false
   let finishedSource = false
   try {
-    writer.registerProducer(producer, true)
+    writer.registerProducer(gate.producer, true)
     registered = !stopped
     for (;;) {
       // `connected` turns false as soon as the connection is gone; stopProducing() only comes
@@ -181,7 +172,7 @@ export async function feed(
         break
       }
       writer.write(toBytes(r.value, encoding))
-      if (paused && !stopped && writer.connected) await whileResumed()
+      if (gate.paused && !stopped && writer.connected) await whileResumed()
     }
     if (aborted) throw abortErrorFrom(signal!)
     if (stopped) return await race(lost)

@@ -1,7 +1,8 @@
 import { Writable } from 'node:stream'
-import type { ConnectionLostReason, ProcessWriter, PushProducer } from '../index.js'
+import type { ConnectionLostReason, ProcessWriter } from '../index.js'
 import { closed } from './closed.js'
 import { ConnectionLostError, abortErrorFrom } from './errors.js'
+import { pauseGate } from './gate.js'
 
 export interface ToWritableOptions {
   /** Aborting destroys the stream with an `AbortError` and calls `writer.abortConnection()`. */
@@ -34,25 +35,11 @@ function asView(chunk: unknown): ArrayBufferView {
  * before it finished aborts the writer.
  */
 export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {}): Writable {
-  let paused = false
-  let pending: ((err?: Error | null) => void) | null = null
+  // A write callback held while the writer is paused (stopProducing: the reason arrives
+  // through closed(); nothing to do synchronously).
+  const gate = pauseGate<(err?: Error | null) => void>((cb) => cb())
   let finishing = false
   let finished = false
-
-  const producer: PushProducer = {
-    pauseProducing() {
-      paused = true
-    },
-    resumeProducing() {
-      paused = false
-      const cb = pending
-      pending = null
-      cb?.()
-    },
-    stopProducing() {
-      // The reason arrives through closed(); nothing to do synchronously.
-    },
-  }
 
   const stream = new Writable({
     highWaterMark: options.highWaterMark ?? writer.bufferSize,
@@ -99,8 +86,7 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
       })
     },
     destroy(err, cb) {
-      const p = pending
-      pending = null
+      const p = gate.take()
       if (!finished) {
         try {
           writer.unregisterProducer()
@@ -119,22 +105,21 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
     const reason = writer.lostReason
     if (reason) {
       cb(finishing ? null : new ConnectionLostError(reason))
-    } else if (paused || !writer.connected) {
+    } else if (gate.paused || !writer.connected) {
       // Paused: wait for resumeProducing(). Not connected: the reason is on its way (closed()
       // below fails this callback); calling back now would let the source spin on a dead writer.
-      pending = cb
+      gate.wait(cb)
     } else {
       cb()
     }
   }
 
-  writer.registerProducer(producer, true)
+  writer.registerProducer(gate.producer, true)
   closed(writer).then((reason: ConnectionLostReason) => {
     if (finished || stream.destroyed) return
     if (finishing) return // final() reports it
     const err = reason.code === 'ABORTED' && options.signal?.aborted ? abortErrorFrom(options.signal) : new ConnectionLostError(reason)
-    const cb = pending
-    pending = null
+    const cb = gate.take()
     if (cb) cb(err)
     else stream.destroy(err)
   })
@@ -158,8 +143,7 @@ export function toWebWritable(
   writer: ProcessWriter,
   options: ToWebWritableOptions = {},
 ): WritableStream<ArrayBufferView | ArrayBuffer | string> {
-  let paused = false
-  let pending: { resolve: () => void; reject: (e: unknown) => void } | null = null
+  const gate = pauseGate<{ resolve: () => void; reject: (e: unknown) => void }>((w) => w.resolve())
   let closing = false
   let settled = false
   let failure: Error | null = null
@@ -168,22 +152,7 @@ export function toWebWritable(
   const fail = (err: Error) => {
     if (failure) return
     failure = err
-    const p = pending
-    pending = null
-    p?.reject(err)
-  }
-
-  const producer: PushProducer = {
-    pauseProducing() {
-      paused = true
-    },
-    resumeProducing() {
-      paused = false
-      const p = pending
-      pending = null
-      p?.resolve()
-    },
-    stopProducing() {},
+    gate.take()?.reject(err)
   }
 
   let controllerRef: WritableStreamDefaultController | null = null
@@ -202,7 +171,7 @@ export function toWebWritable(
           onAbort()
           throw abortErrorFrom(signal)
         }
-        writer.registerProducer(producer, true)
+        writer.registerProducer(gate.producer, true)
         signal?.addEventListener('abort', onAbort, { once: true })
         closed(writer).then((reason) => {
           signal?.removeEventListener('abort', onAbort)
@@ -222,10 +191,8 @@ export function toWebWritable(
             throw failure ?? new ConnectionLostError(reason)
           })
         }
-        if (!paused) return
-        return new Promise<void>((resolve, reject) => {
-          pending = { resolve, reject }
-        })
+        if (!gate.paused) return
+        return new Promise<void>((resolve, reject) => gate.wait({ resolve, reject }))
       },
       async close() {
         closing = true
