@@ -180,15 +180,6 @@ export declare class ProcessWriter {
    */
   write(data: ArrayBufferView | ArrayBuffer): boolean
   /**
-   * For the JavaScript class's small-write fast path (`lib/process-writer.ts`), not for direct
-   * use: queue a copy of `slab` (the staged small writes, under 32 KiB; may be empty) as
-   * `write` does, and return how many bytes the next slab may take without crossing
-   * `bufferSize` (at most `max_room`), or -1 once the writer no longer accepts writes. One call
-   * per slab instead of `write`, `connected` and `bufferedAmount`: each call into the binding
-   * costs about 300 ns here, a tenth of a 16 KiB slab's time at 4 KiB writes.
-   */
-  _handOver(slab: Uint8Array, maxRoom: number): number
-  /**
    * Queue every chunk of an iterable (consumed once). All chunks are checked before any is
    * queued: one bad element throws `ERR_INVALID_ARG_TYPE` and nothing is queued.
    */

@@ -42,6 +42,11 @@ interface Staging {
 
 const STAGING = Symbol('processWriter.staging')
 
+/** The core's fast-path call (`hand_over` in `src/writer.rs`), which `index.d.ts` leaves out. */
+interface NativeFastPath {
+  _handOver(slab: Uint8Array, maxRoom: number): number
+}
+
 export class ProcessWriter extends NativeProcessWriter {
   declare [STAGING]: Staging
 
@@ -151,7 +156,7 @@ export class ProcessWriter extends NativeProcessWriter {
     if (s.off > 0) s.flushes++
     s.off = 0
     s.room = 0
-    return super._handOver(chunk, SLAB_SIZE)
+    return (this as unknown as NativeFastPath)._handOver(chunk, SLAB_SIZE)
   }
 
   /** Start a new slab able to take at least `n` bytes without crossing `bufferSize`. */

@@ -716,7 +716,8 @@ impl ProcessWriter {
   /// `bufferSize` (at most `max_room`), or -1 once the writer no longer accepts writes. One call
   /// per slab instead of `write`, `connected` and `bufferedAmount`: each call into the binding
   /// costs about 300 ns here, a tenth of a 16 KiB slab's time at 4 KiB writes.
-  #[napi(js_name = "_handOver", ts_args_type = "slab: Uint8Array, maxRoom: number")]
+  /// Left out of `index.d.ts` (not public API); `lib/process-writer.ts` types it for itself.
+  #[napi(js_name = "_handOver", skip_typescript)]
   pub fn hand_over(&self, env: Env, slab: Unknown<'_>, max_room: f64) -> Result<f64> {
     let e = env.raw();
     match js::view_bytes(e, slab.raw())? {
