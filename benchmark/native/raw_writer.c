@@ -18,8 +18,9 @@
  * per chunk to each writable fd in turn (what an event loop does, minus JS).
  * --piece BYTES (mode write, one child): write each chunk in writes of at most
  * BYTES (what ProcessWriter does with a deep queue; see src/piece_size.rs).
- * --high-water BYTES --pause-us N (mode write, one child): after each burst of
- * chunks that takes the total since the last pause over BYTES, spin N µs. This
+ * --high-water BYTES --pause-us N (one child): after each burst of chunks that
+ * takes the total since the last pause over BYTES, spin N µs (mode writev: each
+ * writev(2) carries one such burst, so small chunks still go in one call). This
  * is what any writer held to a high-water mark of BYTES and a low-water mark of
  * 0 must do, however fast its producer: the chunk that crosses the mark is the
  * last until the queue is empty and the producer has been told (the contract's
@@ -193,7 +194,7 @@ int main(int argc, char **argv) {
   }
   int use_writev = !strcmp(mode, "writev");
   if (!sink || chunk == 0 || iovmax < 1 || iovmax > 1024 || (!use_writev && strcmp(mode, "write")) ||
-      children < 1 || (children > 1 && use_writev) || ((piece || high_water) && (use_writev || children > 1)) ||
+      children < 1 || (children > 1 && use_writev) || (piece && use_writev) || ((piece || high_water) && children > 1) ||
       (!high_water != !pause_us)) {
     fprintf(stderr, "raw_writer: bad arguments\n");
     return 2;
@@ -255,7 +256,7 @@ int main(int argc, char **argv) {
     while (sent < total) {
       int cnt = 0;
       unsigned long long batch = 0;
-      while (cnt < iovmax && sent + batch < total) {
+      while (cnt < iovmax && sent + batch < total && !(high_water && batch > high_water)) {
         unsigned long long n = total - sent - batch < chunk ? total - sent - batch : chunk;
         iov[cnt].iov_base = buf;
         iov[cnt].iov_len = n;
@@ -271,6 +272,10 @@ int main(int argc, char **argv) {
         sent += (unsigned long long)w;
         while (cnt > 0 && (size_t)w >= cur->iov_len) { w -= (ssize_t)cur->iov_len; cur++; cnt--; }
         if (cnt > 0) { cur->iov_base = (char *)cur->iov_base + w; cur->iov_len -= (size_t)w; }
+      }
+      if (high_water) {
+        double until = now_s() + (double)pause_us / 1e6;
+        while (now_s() < until) {}
       }
     }
   }
