@@ -63,7 +63,7 @@ export const CONTENDERS: Contender[] = [
     label: 'ProcessWriter, zeroCopy (vmsplice; its default bufferSize 16 MiB, lowWaterMark 0)',
     transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
     feeder: { kind: 'pw', options: { zeroCopy: true } },
-    workloads: ['chunks', 'sequence'],
+    workloads: ['chunks', 'sequence', 'concurrent'],
   },
   {
     id: 'pw-zerocopy-lw',
@@ -135,7 +135,8 @@ export const CONTENDERS: Contender[] = [
   },
   // The bound the default marks set (64 KiB, resume when empty): however fast the producer,
   // after the chunk that crosses the mark nothing new comes until the queue is empty and JS was
-  // told. These writers pause only 1 µs there; ProcessWriter's turnaround is several µs.
+  // told. These writers pause only 1 µs there; ProcessWriter's turnaround is several µs. The
+  // writev one sends each burst in one call, so it is the bound for small chunks too.
   ...[undefined, 8192].map((piece): Contender => ({
     id: piece ? 'raw-marks-pieces-pipe1m' : 'raw-marks-pipe1m',
     label: `raw C write per chunk${piece ? ' in 8 KiB writes' : ''}, paused 1 µs whenever the default marks would wait for a drain, pipe (1 MiB, F_SETPIPE_SZ)`,
@@ -144,6 +145,13 @@ export const CONTENDERS: Contender[] = [
     workloads: ['chunks'],
     minChunk: 64 * 1024,
   })),
+  {
+    id: 'raw-marks-writev-pipe1m',
+    label: 'raw C writev of each burst up to the mark, paused 1 µs whenever the default marks would wait for a drain, pipe (1 MiB, F_SETPIPE_SZ)',
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
+    feeder: { kind: 'raw', mode: 'writev', transport: 'pipe1m', marks: { highWater: 65536, pauseUs: 1 } },
+    workloads: ['chunks'],
+  },
 ]
 
 /** The baselines the targets are stated against. */
@@ -156,7 +164,7 @@ export const RAW_SAME_TRANSPORT = ['raw-write-pipe1m', 'raw-writev-pipe1m']
 /** Large chunks split into 8 KiB writes on that transport: shown beside the reference ratio. */
 export const RAW_PIECES = 'raw-pieces-pipe1m'
 /** Raw C writers held to the default marks: the bound shown beside the "by default" targets. */
-export const RAW_AT_DEFAULT_MARKS = ['raw-marks-pipe1m', 'raw-marks-pieces-pipe1m']
+export const RAW_AT_DEFAULT_MARKS = ['raw-marks-pipe1m', 'raw-marks-pieces-pipe1m', 'raw-marks-writev-pipe1m']
 export const PW_ZERO_COPY = 'pw-zerocopy'
 
 export function contenderById(id: string): Contender {
