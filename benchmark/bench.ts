@@ -26,6 +26,7 @@ import {
   renderCallCost,
   renderMarkdown,
   renderTargets,
+  renderVerdict,
   renderWorkloadTables,
   summarize,
   type CallCost,
@@ -531,7 +532,7 @@ async function main() {
   fs.mkdirSync(path.dirname(opts.out), { recursive: true })
   fs.writeFileSync(opts.out, JSON.stringify(results, null, 2) + '\n')
 
-  console.log(`\n${renderWorkloadTables(results)}\n\n${renderCallCost(results)}\n\n## Targets\n\n${renderTargets(results.targets, results.targetsFastMode)}\n`)
+  console.log(`\n${renderWorkloadTables(results)}\n\n${renderCallCost(results)}\n\n## Targets\n\n${renderTargets(results.targets, results.targetsFastMode)}\n\n${renderVerdict(results.targets)}\n`)
   for (const n of notes) console.log(`note: ${n}`)
   console.log(`wrote ${path.relative(ROOT_DIR, opts.out)} (${results.options.durationSeconds} s)`)
   if (opts.report) {

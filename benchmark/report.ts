@@ -38,6 +38,8 @@ export interface Target {
   goal: string
   measured: string
   status: 'PASS' | 'MISS' | 'n/a'
+  /** The best ProcessWriter option, for targets that do not name the defaults (judged the same way). */
+  option?: { contender: string; measured: string; status: 'PASS' | 'MISS' }
 }
 
 /** benchmark/call-cost.ts output: ns per call on the main thread, flow control out of the way. */
@@ -167,30 +169,37 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     targets.push({ id, text, goal: `≥ ${goal}×`, measured, status: v === null ? 'n/a' : v >= goal ? 'PASS' : 'MISS' })
   }
   // The issue's targets name the defaults only for 64 KiB and 1 MiB vs Node; beside the others
-  // the best ProcessWriter option is shown (the verdict stays the defaults').
-  const bestOption = (id: string, w: string, field: 'vsNode' | 'vsTwisted' | 'vsRawPipe') => {
+  // the best ProcessWriter option is judged too, in its own column.
+  const bestOption = (id: string, w: string, field: 'vsNode' | 'vsTwisted' | 'vsRawPipe', goal: number) => {
     const best = summary
       .filter((s) => s.workload === w && s.contender.startsWith(`${PW}-`) && s[field] !== null)
       .sort((a, b) => b[field]! - a[field]!)[0]
     const t = targets.find((q) => q.id === id)
-    if (best && t && best[field]! > (get(w, PW)?.[field] ?? 0)) addNote(t, `best option, \`${best.contender}\`: ${x(best[field])}`)
+    if (best && t && best[field]! > (get(w, PW)?.[field] ?? 0))
+      t.option = { contender: best.contender, measured: x(best[field]), status: best[field]! >= goal ? 'PASS' : 'MISS' }
+  }
+  // The bound the default marks set on this transport, measured without JS: the best raw C
+  // writer held to them, in the target's own terms.
+  const marksBound = (id: string, w: string, field: 'vsNode' | 'vsRawPipe') => {
+    const bound = Math.max(...RAW_AT_DEFAULT_MARKS.map((c) => get(w, c)?.[field] ?? 0))
+    if (bound > 0) addNote(targets.find((t) => t.id === id)!, `raw C held to the default marks: ${x(bound)}`)
   }
   ratio('100B-node', '100 B writes vs Node child.stdin', 'chunks-100B', 20, 'vsNode')
   ratio('100B-twisted', '100 B writes vs Twisted', 'chunks-100B', 2, 'vsTwisted')
   ratio('4KiB-node', '4 KiB writes vs Node', 'chunks-4KiB', 4, 'vsNode')
-  bestOption('4KiB-node', 'chunks-4KiB', 'vsNode')
+  marksBound('4KiB-node', 'chunks-4KiB', 'vsNode')
+  bestOption('4KiB-node', 'chunks-4KiB', 'vsNode', 4)
   ratio('64KiB-node', '64 KiB writes vs Node', 'chunks-64KiB', 1, 'vsNode')
   ratio('1MiB-node', '1 MiB writes vs Node', 'chunks-1MiB', 1, 'vsNode')
-  for (const size of ['64KiB', '1MiB']) {
-    // The bound the default marks set on this transport, measured without JS.
-    const bound = Math.max(...RAW_AT_DEFAULT_MARKS.map((id) => get(`chunks-${size}`, id)?.vsNode ?? 0))
-    if (bound > 0) addNote(targets.find((t) => t.id === `${size}-node`)!, `raw C held to the default marks: ${x(bound)}`)
-  }
+  for (const size of ['64KiB', '1MiB']) marksBound(`${size}-node`, `chunks-${size}`, 'vsNode')
   ratio('64KiB-zc-node', '64 KiB writes with zeroCopy vs Node', 'chunks-64KiB', 1.5, 'vsNode', PW_ZERO_COPY)
   ratio('1MiB-zc-node', '1 MiB writes with zeroCopy vs Node', 'chunks-1MiB', 1.5, 'vsNode', PW_ZERO_COPY)
   for (const [size, name] of [['100B', '100 B'], ['4KiB', '4 KiB'], ['64KiB', '64 KiB'], ['1MiB', '1 MiB']]) {
     ratio(`${size}-raw`, `${name} writes vs best raw C writer on the same transport (1 MiB pipe)`, `chunks-${size}`, 0.8, 'vsRawPipe')
-    bestOption(`${size}-raw`, `chunks-${size}`, 'vsRawPipe')
+    // Only at 4 KiB do the marks hold a writer well under the best raw one (write per 4 KiB
+    // chunk, which never pauses); at 100 B and 64 KiB the held writer matches it.
+    if (size === '4KiB') marksBound(`${size}-raw`, `chunks-${size}`, 'vsRawPipe')
+    bestOption(`${size}-raw`, `chunks-${size}`, 'vsRawPipe', 0.8)
   }
   // Beside the reference writers' ratio: the same chunks split into 8 KiB writes, and (64 KiB)
   // the placement probe's pinned runs, where the I/O thread shares a core with the reader or JS.
@@ -234,7 +243,7 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     const raw = get('concurrent-64', 'raw-write-pipe1m')?.vsNode ?? null
     if (raw !== null) addNote(targets[targets.length - 1], `raw C, one poll loop, 1 MiB pipes: ${x(raw)}`)
   }
-  bestOption('concurrent-node', 'concurrent-64', 'vsNode')
+  bestOption('concurrent-node', 'concurrent-64', 'vsNode', 1)
   return targets
 }
 
@@ -287,16 +296,29 @@ ${table(['chunks of', 'call', 'ns per call', 'ns per chunk'], rows)}`
 
 const statusCell = (t: Target | undefined) => (!t ? '' : t.status === 'PASS' ? 'PASS' : t.status === 'MISS' ? '**MISS**' : 'n/a')
 
-/** The target table; with `fast`, a second verdict from the runs in the host's fast mode alone. */
+const optionCell = (t: Target | undefined) => (t?.option ? `\`${t.option.contender}\`: ${t.option.measured}` : '–')
+
+/** The target table; with `fast`, a second verdict from the runs in the host's fast mode alone.
+ * The last columns judge the best ProcessWriter option where the target does not name the defaults. */
 export function renderTargets(targets: Target[], fast?: Target[]): string {
-  if (!fast) return table(['target', 'goal', 'measured', ''], targets.map((t) => [t.text, t.goal, t.measured, statusCell(t)]))
+  const option = (t: Target) => [optionCell(t), t.option ? statusCell({ ...t, status: t.option.status }) : '']
+  if (!fast) return table(['target', 'goal', 'defaults', '', 'best option', ''], targets.map((t) => [t.text, t.goal, t.measured, statusCell(t), ...option(t)]))
   return table(
-    ['target', 'goal', 'all runs', '', 'host fast mode only', ''],
+    ['target', 'goal', 'defaults, all runs', '', 'defaults, host fast mode only', '', 'best option, all runs', ''],
     targets.map((t) => {
       const f = fast.find((q) => q.id === t.id)
-      return [t.text, t.goal, t.measured, statusCell(t), f?.measured ?? '–', statusCell(f)]
+      return [t.text, t.goal, t.measured, statusCell(t), f?.measured ?? '–', statusCell(f), ...option(t)]
     }),
   )
+}
+
+/** One line: how many targets the defaults meet, and how many counting the best option. */
+export function renderVerdict(targets: Target[]): string {
+  const judged = targets.filter((t) => t.status !== 'n/a')
+  const byDefault = judged.filter((t) => t.status === 'PASS').length
+  const withOption = judged.filter((t) => t.status === 'PASS' || t.option?.status === 'PASS').length
+  const missed = judged.filter((t) => t.status !== 'PASS' && t.option?.status !== 'PASS').map((t) => t.text)
+  return `All runs: the defaults meet ${byDefault} of ${judged.length} targets; counting the best option where a target does not name the defaults, ${withOption} of ${judged.length}${missed.length ? ` (missed: ${missed.join('; ')})` : ''}.`
 }
 
 function renderHostModes(m: HostModes | undefined): string {
@@ -339,6 +361,8 @@ ${renderHostModes(r.hostModes)}${m.placement ? `- **Scheduler placement and writ
 ## Targets
 
 ${renderTargets(r.targets, r.targetsFastMode)}
+
+${renderVerdict(r.targets)}
 
 ## Results
 
