@@ -48,6 +48,12 @@ static double now_s(void) {
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* Busy-wait `us` microseconds (a sleep would let the scheduler take the core). */
+static void spin_us(unsigned long long us) {
+  double until = now_s() + (double)us / 1e6;
+  while (now_s() < until) {}
+}
+
 static double tv_s(struct timeval tv) { return (double)tv.tv_sec + (double)tv.tv_usec / 1e6; }
 
 static void die(const char *what) {
@@ -245,8 +251,7 @@ int main(int argc, char **argv) {
       }
       sent += n;
       if (high_water && (burst += n) > high_water) {
-        double until = now_s() + (double)pause_us / 1e6;
-        while (now_s() < until) {}
+        spin_us(pause_us);
         burst = 0;
       }
     }
@@ -274,8 +279,7 @@ int main(int argc, char **argv) {
         if (cnt > 0) { cur->iov_base = (char *)cur->iov_base + w; cur->iov_len -= (size_t)w; }
       }
       if (high_water) {
-        double until = now_s() + (double)pause_us / 1e6;
-        while (now_s() < until) {}
+        spin_us(pause_us);
       }
     }
   }
