@@ -294,20 +294,20 @@ bufferSize 2 GiB so flow control never pauses; the getter is the floor of any ca
 ${table(['chunks of', 'call', 'ns per call', 'ns per chunk'], rows)}`
 }
 
-const statusCell = (t: Target | undefined) => (!t ? '' : t.status === 'PASS' ? 'PASS' : t.status === 'MISS' ? '**MISS**' : 'n/a')
+const statusCell = (status: Target['status'] | undefined) => (!status ? '' : status === 'PASS' ? 'PASS' : status === 'MISS' ? '**MISS**' : 'n/a')
 
-const optionCell = (t: Target | undefined) => (t?.option ? `\`${t.option.contender}\`: ${t.option.measured}` : '–')
+const optionCell = (t: Target) => (t.option ? `\`${t.option.contender}\`: ${t.option.measured}` : '–')
 
 /** The target table; with `fast`, a second verdict from the runs in the host's fast mode alone.
  * The last columns judge the best ProcessWriter option where the target does not name the defaults. */
 export function renderTargets(targets: Target[], fast?: Target[]): string {
-  const option = (t: Target) => [optionCell(t), t.option ? statusCell({ ...t, status: t.option.status }) : '']
-  if (!fast) return table(['target', 'goal', 'defaults', '', 'best option', ''], targets.map((t) => [t.text, t.goal, t.measured, statusCell(t), ...option(t)]))
+  const option = (t: Target) => [optionCell(t), statusCell(t.option?.status)]
+  if (!fast) return table(['target', 'goal', 'defaults', '', 'best option', ''], targets.map((t) => [t.text, t.goal, t.measured, statusCell(t.status), ...option(t)]))
   return table(
     ['target', 'goal', 'defaults, all runs', '', 'defaults, host fast mode only', '', 'best option, all runs', ''],
     targets.map((t) => {
       const f = fast.find((q) => q.id === t.id)
-      return [t.text, t.goal, t.measured, statusCell(t), f?.measured ?? '–', statusCell(f), ...option(t)]
+      return [t.text, t.goal, t.measured, statusCell(t.status), f?.measured ?? '–', statusCell(f?.status), ...option(t)]
     }),
   )
 }
