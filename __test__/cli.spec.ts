@@ -119,8 +119,39 @@ test('usage errors exit 2 with one line', async (t) => {
   }
 })
 
+test('options stop at the first word of COMMAND: its own flags and any later -- reach it untouched', async (t) => {
+  // No `--`: `-c` and `-l` are wc's, not --chunk-size and an unknown option.
+  const wc = await cli(['feed', '-qi', SAMPLE, 'wc', '-c', '-l'])
+  t.is(wc.code, 0, wc.stderr)
+  t.deepEqual(wc.stdout.trim().split(/\s+/).map(Number), [5342, readFileSync(SAMPLE).length])
+  t.is(wc.stderr, '', '-q grouped with -i')
+  // After `--`, everything is the command's, including another `--` and words that look like ours.
+  const sh = await cli(['feed', '--quiet', '--input=' + SAMPLE, '--', 'sh', '-c', 'cat >/dev/null; echo "$@"', 'sh', '--', '--help', '-q'])
+  t.is(sh.code, 0, sh.stderr)
+  t.is(sh.stdout, '-- --help -q\n')
+})
+
+test('bad flags name the problem in one line and exit 2', async (t) => {
+  const cases: [string[], RegExp][] = [
+    [['feed', '--bogus', '--', 'cat'], /Unknown option '--bogus'/],
+    [['feed', '--chunk-size'], /--chunk-size <value>' argument missing/],
+    [['feed', '-c', '-x', 'cat'], /'-c' argument is ambiguous/],
+    [['feed', '--quiet=yes', 'cat'], /'-q, --quiet' does not take an argument/],
+    [['feed', '--input=', 'cat'], /--input needs a file name/],
+    [['feed', '--pipe-size', '0', 'cat'], /--pipe-size: must be a positive size/],
+    [['--bogus'], /Unknown option '--bogus'/],
+  ]
+  for (const [args, re] of cases) {
+    const r = await cli(args)
+    t.is(r.code, 2, args.join(' '))
+    t.regex(r.stderr, re)
+    t.is(r.stderr.split('\n').length, 2, r.stderr)
+    t.is(r.stdout, '')
+  }
+})
+
 test('--help prints the usage on stdout and exits 0', async (t) => {
-  for (const args of [['--help'], ['-h'], ['feed', '--help']]) {
+  for (const args of [['--help'], ['-h'], ['help'], ['feed', '--help'], ['feed', '-zh']]) {
     const r = await cli(args)
     t.is(r.code, 0)
     t.regex(r.stdout, /^Usage:/)

@@ -1,5 +1,7 @@
 import * as fs from 'node:fs'
 import { constants as osConstants } from 'node:os'
+import { parseArgs } from 'node:util'
+import type { ParseArgsConfig } from 'node:util'
 import type { Readable } from 'node:stream'
 import { feed } from './feed.js'
 import type { Progress } from './progress.js'
@@ -18,7 +20,8 @@ export const USAGE = `Usage:
   ${NAME} --help
 
 Feed a file (or standard input) into COMMAND's standard input through a
-flow-controlled pipe. COMMAND's stdout and stderr are inherited.
+flow-controlled pipe. COMMAND's stdout and stderr are inherited. Options end at
+the first word of COMMAND (or at "--"): what follows is given to COMMAND untouched.
 
 Options (feed):
   -i, --input FILE     read FILE (default: standard input; "-" means standard input)
@@ -54,8 +57,7 @@ interface FeedArgs {
   args: string[]
 }
 
-function parseSize(flag: string, value: string | undefined): number {
-  if (value === undefined) throw new UsageError(`option ${flag} needs a value`)
+function parseSize(flag: string, value: string): number {
   const m = /^(\d+)([kKmMgG]i?)?$/.exec(value)
   if (!m) throw new UsageError(`option ${flag}: not a size: ${JSON.stringify(value)}`)
   const unit = (m[2] ?? '').toLowerCase()[0]
@@ -65,62 +67,69 @@ function parseSize(flag: string, value: string | undefined): number {
   return n
 }
 
-function parseFeedArgs(argv: string[]): FeedArgs | 'help' {
-  const out: Partial<FeedArgs> & { quiet: boolean } = { input: '-', chunkSize: DEFAULT_CHUNK_SIZE, zeroCopy: false, quiet: false }
-  let i = 0
-  for (; i < argv.length; i++) {
-    const a = argv[i]
-    if (a === '--') {
-      i++
+const FEED_OPTIONS = {
+  input: { type: 'string', short: 'i' },
+  'chunk-size': { type: 'string', short: 'c' },
+  'pipe-size': { type: 'string', short: 'p' },
+  'buffer-size': { type: 'string', short: 'b' },
+  'zero-copy': { type: 'boolean', short: 'z' },
+  quiet: { type: 'boolean', short: 'q' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options']
+
+const TOP_OPTIONS = { help: { type: 'boolean', short: 'h' } } as const satisfies ParseArgsConfig['options']
+
+/**
+ * `util.parseArgs` over the options that come before the first positional (or `--`), which
+ * starts the rest, returned untouched: a command's own flags are never read as ours. A first
+ * lenient pass finds where the options end (its tokens carry their index in `argv`); the strict
+ * pass then checks only those, and its errors become one-line `UsageError`s.
+ */
+export function parseUntilPositional<O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: string[],
+  options: O,
+): { values: ReturnType<typeof parseArgs<{ options: O; strict: true }>>['values']; rest: string[] } {
+  const { tokens } = parseArgs({ args: argv, options, strict: false, allowPositionals: true, tokens: true })
+  let end = argv.length
+  let restStart = argv.length
+  for (const t of tokens) {
+    if (t.kind === 'positional') {
+      end = restStart = t.index
       break
     }
-    if (!a.startsWith('-') || a === '-') break // first word of the command
-    let flag = a
-    let inline: string | undefined
-    const eq = a.indexOf('=')
-    if (a.startsWith('--') && eq > 0) {
-      flag = a.slice(0, eq)
-      inline = a.slice(eq + 1)
-    }
-    const value = () => (inline !== undefined ? inline : argv[++i])
-    switch (flag) {
-      case '-h':
-      case '--help':
-        return 'help'
-      case '-i':
-      case '--input': {
-        const v = value()
-        if (v === undefined || v === '') throw new UsageError(`option ${flag} needs a file name (or "-")`)
-        out.input = v
-        break
-      }
-      case '-c':
-      case '--chunk-size':
-        out.chunkSize = parseSize(flag, value())
-        break
-      case '-p':
-      case '--pipe-size':
-        out.pipeSize = parseSize(flag, value())
-        break
-      case '-b':
-      case '--buffer-size':
-        out.bufferSize = parseSize(flag, value())
-        break
-      case '-z':
-      case '--zero-copy':
-        out.zeroCopy = true
-        break
-      case '-q':
-      case '--quiet':
-        out.quiet = true
-        break
-      default:
-        throw new UsageError(`unknown option ${a}`)
+    if (t.kind === 'option-terminator') {
+      end = t.index
+      restStart = t.index + 1
+      break
     }
   }
-  const rest = argv.slice(i)
+  try {
+    const { values } = parseArgs({ args: argv.slice(0, end), options, strict: true, allowPositionals: false })
+    return { values, rest: argv.slice(restStart) }
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException
+    if (typeof e?.code === 'string' && e.code.startsWith('ERR_PARSE_ARGS_')) {
+      throw new UsageError(`${e.message.split('\n')[0].replace(/\.$/, '')} (try --help)`)
+    }
+    throw err
+  }
+}
+
+function parseFeedArgs(argv: string[]): FeedArgs | 'help' {
+  const { values: v, rest } = parseUntilPositional(argv, FEED_OPTIONS)
+  if (v.help) return 'help'
+  if (v.input === '') throw new UsageError('option --input needs a file name (or "-")')
   if (rest.length === 0) throw new UsageError('missing COMMAND (usage: process-writer feed [options] -- COMMAND [ARGS...])')
-  return { ...(out as FeedArgs), command: rest[0], args: rest.slice(1) }
+  return {
+    input: v.input ?? '-',
+    chunkSize: v['chunk-size'] === undefined ? DEFAULT_CHUNK_SIZE : parseSize('--chunk-size', v['chunk-size']),
+    pipeSize: v['pipe-size'] === undefined ? undefined : parseSize('--pipe-size', v['pipe-size']),
+    bufferSize: v['buffer-size'] === undefined ? undefined : parseSize('--buffer-size', v['buffer-size']),
+    zeroCopy: v['zero-copy'] ?? false,
+    quiet: v.quiet ?? false,
+    command: rest[0],
+    args: rest.slice(1),
+  }
 }
 
 export function formatBytes(n: number): string {
@@ -305,12 +314,14 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(USAGE)
       return 2
     }
-    if (argv[0] === '-h' || argv[0] === '--help' || argv[0] === 'help') {
+    const { values, rest } = parseUntilPositional(argv, TOP_OPTIONS)
+    if (values.help || rest[0] === 'help') {
       process.stdout.write(USAGE)
       return 0
     }
-    if (argv[0] !== 'feed') throw new UsageError(`unknown command ${JSON.stringify(argv[0])} (try --help)`)
-    const parsed = parseFeedArgs(argv.slice(1))
+    if (rest.length === 0) throw new UsageError('missing command (try --help)')
+    if (rest[0] !== 'feed') throw new UsageError(`unknown command ${JSON.stringify(rest[0])} (try --help)`)
+    const parsed = parseFeedArgs(rest.slice(1))
     if (parsed === 'help') {
       process.stdout.write(USAGE)
       return 0
