@@ -64,6 +64,14 @@ export interface ProcessWriterOptions {
   onDrain?: () => void
 }
 
+/** The range of `writeFile`: byte offsets in the file (for a pipe, counted from its first byte read). */
+export interface WriteFileOptions {
+  /** First byte (default: the fd's current position; 0 for a path). Must be 0 or absent for a pipe. */
+  start?: number
+  /** Stop before this offset: exclusive, as `Blob.slice` (default: end of file). */
+  end?: number
+}
+
 /** Counters; all byte counts are plain numbers (exact up to 2^53). */
 export interface WriterStats {
   bytesAccepted: number
@@ -134,6 +142,28 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * `onConnectionLost` is called once, asynchronously, with the reason.
  */
 export declare class ProcessWriter {
+  /**
+   * Queue a file range, or a pipe read until its end, behind everything written so far; the
+   * bytes written after this call wait for it. `source` is an fd, a path, or an object with
+   * an `fd` (`fs.promises.FileHandle`); the writer uses its own duplicate, so the caller may
+   * close theirs at once. `start` (default: the fd's position, 0 for a path) and `end`
+   * (exclusive, as `Blob.slice`; default: end of file) select the range.
+   *
+   * The I/O thread moves the bytes kernel to kernel where it can (Linux: `splice` into a pipe,
+   * `sendfile` into a socket, `copy_file_range` into a file; a pipe source is spliced into
+   * anything), otherwise through one reused buffer; no JavaScript runs meanwhile. The range
+   * is not held in memory, so it does not count in `bufferedAmount` (writes queued behind it
+   * do); `bytesWritten` and `bytesAccepted` grow as it moves.
+   *
+   * Resolves with the bytes moved once the range is written (fewer than asked when the file
+   * is shorter, or shrank). Rejects with a coded error, queueing nothing, for a source that
+   * cannot be read (`ENOENT`, `EISDIR`, `EBADF`, `ERR_FD_NOT_READABLE` for a write-only fd,
+   * `ESPIPE` for `start` on a pipe, `ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`); with the
+   * errno when reading fails midway (the writer goes on with what follows); and when the
+   * connection ends first, with the reason's `code` (`READER_CLOSED`, `ABORTED`, ...) and the
+   * reason as `reason`. Every rejection has `bytesWritten`, the bytes this source moved.
+   */
+  writeFile(source: number | string | { fd: number }, options?: WriteFileOptions | undefined | null): Promise<number>
   /**
    * Take ownership of `fd`, a writable fd (a pipe's write end, a FIFO, a socket, a file).
    * Throws (and leaves the fd to the caller) when `fd` is not open (`EBADF`), not open for

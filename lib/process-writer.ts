@@ -14,7 +14,7 @@
  * - a write to a closed writer goes to the core, which refuses and counts it.
  */
 import { ProcessWriter as NativeProcessWriter } from '../index.js'
-import type { ProcessWriterOptions, PullProducer, PushProducer, WriterStats } from '../index.js'
+import type { ProcessWriterOptions, PullProducer, PushProducer, WriteFileOptions, WriterStats } from '../index.js'
 
 /** Byte length (exclusive) below which a `Uint8Array`/`Buffer` chunk is coalesced in JS. */
 export const COALESCE_BELOW = 16 * 1024 + 1
@@ -90,6 +90,16 @@ export class ProcessWriter extends NativeProcessWriter {
   override writeSequence(chunks: Iterable<ArrayBufferView | ArrayBuffer>): boolean {
     this.flushStaged()
     return super.writeSequence(chunks)
+  }
+
+  /**
+   * Queue a file range (or a pipe, read to its end) behind what was written so far; see the
+   * native `writeFile`. `source`: an fd, a path, or an `fs.promises.FileHandle`. Resolves with
+   * the bytes moved; always returns a Promise (bad arguments reject, they do not throw).
+   */
+  override writeFile(source: number | string | { fd: number }, options?: WriteFileOptions | null): Promise<number> {
+    this.flushStaged()
+    return super.writeFile(source, options)
   }
 
   override get bufferedAmount(): number {

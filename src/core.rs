@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering::Se
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::file_source::Source;
 use crate::queue::{Chunk, WriteQueue};
 use crate::read_hack::{FdKind, ReadHack};
 
@@ -44,6 +45,8 @@ pub struct Lost {
   pub errno: Option<i32>,
   pub bytes_written: u64,
   pub bytes_unwritten: u64,
+  /// Sources (`writeFile`) cut short by the end: their ids and the bytes each had moved.
+  pub sources_cut: Vec<(u64, u64)>,
 }
 
 impl Lost {
@@ -51,7 +54,7 @@ impl Lost {
   pub fn clean(&self) -> bool {
     match self.code {
       LostCode::Done => true,
-      LostCode::ReaderClosed => self.bytes_unwritten == 0,
+      LostCode::ReaderClosed => self.bytes_unwritten == 0 && self.sources_cut.is_empty(),
       _ => false,
     }
   }
@@ -68,6 +71,9 @@ pub enum Event {
   /// turn (Twisted closes at a later reactor iteration, so writes made in the same turn after
   /// `loseConnection()` are still delivered, scenario 34).
   CommitLoseConnection,
+  /// A source (`writeFile`) completed: its id, the bytes it moved, and the errno when reading
+  /// it failed.
+  SourceDone { id: u64, moved: u64, errno: Option<i32> },
   Lost(Lost),
 }
 
@@ -86,6 +92,8 @@ pub struct Pending {
   pub spare: Vec<Vec<u8>>,
   /// Close now, dropping what is buffered: the reason's code, and whether to tell JS.
   pub abort: Option<(LostCode, bool)>,
+  /// Sources queued with `writeFile`, each written once the queue's first `after` bytes are.
+  pub sources: std::collections::VecDeque<Source>,
 }
 
 type Notifier = Box<dyn Fn() + Send>;
@@ -109,6 +117,12 @@ pub struct Core {
   pub pending: Mutex<Pending>,
   pub accepted: AtomicU64,
   pub written: AtomicU64,
+  /// Bytes moved from sources (`writeFile`) into the fd. They are never held in memory, so
+  /// they are neither `accepted` nor `written`: `bufferedAmount` does not count them, and the
+  /// reported `bytesAccepted`/`bytesWritten` add them to both.
+  pub source_moved: AtomicU64,
+  /// Sources queued and not completed: the writer is busy while there are any.
+  pub sources_pending: AtomicU64,
   /// Accepted bytes that will never be written (discarded at close).
   pub unwritten: AtomicU64,
   /// Bytes offered after the connection was closed.
@@ -173,6 +187,8 @@ impl Core {
       pending: Mutex::new(Pending::default()),
       accepted: AtomicU64::new(0),
       written: AtomicU64::new(0),
+      source_moved: AtomicU64::new(0),
+      sources_pending: AtomicU64::new(0),
       unwritten: AtomicU64::new(0),
       dropped: AtomicU64::new(0),
       writes: AtomicU64::new(0),
@@ -199,6 +215,16 @@ impl Core {
     let accepted = self.accepted.load(SeqCst);
     let done = self.written.load(SeqCst) + self.unwritten.load(SeqCst);
     accepted.saturating_sub(done)
+  }
+
+  /// Nothing buffered and no source queued: everything accepted reached the fd.
+  pub fn idle(&self) -> bool {
+    self.buffered() == 0 && self.sources_pending.load(SeqCst) == 0
+  }
+
+  /// Bytes that reached the fd: written from the queue plus moved from sources.
+  pub fn bytes_written(&self) -> u64 {
+    self.written.load(SeqCst) + self.source_moved.load(SeqCst)
   }
 
   pub fn state(&self) -> u8 {
@@ -232,6 +258,23 @@ impl Core {
       self.schedule();
     }
     Some(level)
+  }
+
+  /// Queue a source behind every byte accepted so far. Gives it back when the writer no longer
+  /// accepts writes.
+  pub fn enqueue_source(self: &Arc<Self>, mut source: Source) -> Result<(), Source> {
+    {
+      let mut p = self.pending.lock().unwrap();
+      if !self.accepting() {
+        return Err(source);
+      }
+      source.after = self.accepted.load(SeqCst);
+      p.sources.push_back(source);
+      self.sources_pending.fetch_add(1, SeqCst);
+      self.writes.fetch_add(1, SeqCst);
+    }
+    self.schedule();
+    Ok(())
   }
 
   /// Put the writer on the I/O thread's ready list (once) and wake it if it sleeps. This
@@ -292,7 +335,7 @@ impl Core {
     }
     let level = self.buffered();
     let drain = level <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst);
-    let empty = level == 0 && self.empty_armed.swap(false, SeqCst);
+    let empty = level == 0 && self.sources_pending.load(SeqCst) == 0 && self.empty_armed.swap(false, SeqCst);
     if drain || empty {
       let mut events = self.events.lock().unwrap();
       events.extend(drain.then_some(Event::Drain));

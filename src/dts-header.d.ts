@@ -64,6 +64,14 @@ export interface ProcessWriterOptions {
   onDrain?: () => void
 }
 
+/** The range of `writeFile`: byte offsets in the file (for a pipe, counted from its first byte read). */
+export interface WriteFileOptions {
+  /** First byte (default: the fd's current position; 0 for a path). Must be 0 or absent for a pipe. */
+  start?: number
+  /** Stop before this offset: exclusive, as `Blob.slice` (default: end of file). */
+  end?: number
+}
+
 /** Counters; all byte counts are plain numbers (exact up to 2^53). */
 export interface WriterStats {
   bytesAccepted: number

@@ -11,6 +11,10 @@
 //!   may go in small pieces (see `piece_size`);
 //! - an event the read-hack policy calls "reader gone": confirm with a write when data is
 //!   pending (to learn the errno), otherwise report `READER_CLOSED` at once;
+//! - a source queued by `writeFile` (`file_source`) is moved once the bytes queued before it
+//!   are written, and the bytes queued after it wait for it: `splice`/`sendfile`/
+//!   `copy_file_range` until the sink is full (wait for writability) or a pipe source is empty
+//!   (wait for its readability, registered under the writer's token with [`SOURCE_TOKEN_BIT`]);
 //! - close: deregister, put the fd back in blocking mode if it was, close it exactly once.
 //!
 //! SIGPIPE is blocked on this thread, the only one that writes, so a vanished reader gives
@@ -27,6 +31,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::core::{Core, Event, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
+use crate::file_source::{Pumped, Source};
 use crate::flow::{announce_drain, when_empty, DrainOutlook, WhenEmpty};
 use crate::piece_size::PieceSize;
 use crate::queue::{Chunk, WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
@@ -34,6 +39,11 @@ use crate::read_hack::{reader_gone, FdKind, Readiness};
 use crate::sys;
 
 const WAKE: Token = Token(0);
+/// Set in the token of a source's readability registration (the rest is the writer's token).
+const SOURCE_TOKEN_BIT: usize = 1 << (usize::BITS - 1);
+/// At most this many bytes move from one source per turn, so that one fast reader does not
+/// keep the I/O thread from every other writer.
+const SOURCE_TURN_BYTES: u64 = 16 << 20;
 /// Slabs kept per writer for reuse.
 const SPARE_SLABS: usize = 8;
 /// How long the I/O thread looks for more work before it sleeps (see `wait_briefly_for_work`).
@@ -75,6 +85,9 @@ fn shared() -> &'static Arc<Shared> {
   SHARED.get_or_init(|| {
     let poll = Poll::new().expect("process-writer: cannot create the I/O poller");
     let waker = Waker::new(poll.registry(), WAKE).expect("process-writer: cannot create the I/O waker");
+    if let Ok(registry) = poll.registry().try_clone() {
+      let _ = REGISTRY.set(registry);
+    }
     let shared = Arc::new(Shared {
       waker,
       ready: Mutex::new(Vec::new()),
@@ -134,6 +147,16 @@ struct IoWriter {
   /// When the last write returned, or the writer was registered (for `piece_size`; a first
   /// write long after registration falls in an idle gap and is not counted).
   last_write_end: Instant,
+  /// Sources (`writeFile`) in order; the first is due once `queue_taken` reaches its `after`.
+  sources: VecDeque<Source>,
+  /// Bytes taken from the write queue so far (written, or spliced with zero-copy).
+  queue_taken: u64,
+  /// Zero-copy: a source's bytes may be in the pipe, so `FIONREAD` does not count ours alone:
+  /// the next `vmsplice` waits until the pipe is empty.
+  source_in_pipe: bool,
+  /// Zero-copy: waiting for the reader to empty the pipe before a source, or after one
+  /// (looked at on the zero-copy timer).
+  waiting_reader: bool,
 }
 
 impl IoWriter {
@@ -165,6 +188,11 @@ impl IoWriter {
     self.core.zero_copy && self.spliced > self.core.written.load(SeqCst)
   }
 
+  /// The first source, when the bytes queued before it are all taken.
+  fn source_due(&self) -> bool {
+    self.sources.front().is_some_and(|s| s.after <= self.queue_taken)
+  }
+
   /// Zero-copy: JS waits for the reader (a drain or empty event is armed, or the close is).
   fn reader_awaited(&self) -> bool {
     self.awaiting_reader()
@@ -191,6 +219,12 @@ enum Flushed {
   Failed(io::Error),
   /// An abort arrived with the data (it is in `IoWriter::abort`).
   Aborted,
+  /// A pipe source has nothing to read: wait for its readability.
+  SourceEmpty,
+  /// Zero-copy: wait for the reader to empty the pipe (before or after a source).
+  WaitReader,
+  /// A source used up its turn: the writer goes back on the ready list.
+  Yield,
 }
 
 impl IoThread {
@@ -230,7 +264,7 @@ impl IoThread {
         // JS or any writer's readiness still ends the wait at once).
         sys::wait_readable(self.poll.as_raw_fd(), self.awaited_poll);
         Some(Duration::ZERO)
-      } else if self.writers.values().any(|w| w.awaiting_reader()) {
+      } else if self.writers.values().any(|w| w.awaiting_reader() || w.waiting_reader) {
         // Zero-copy memory waits for the reader; there is no event for "the reader read".
         Some(ZERO_COPY_POLL)
       } else {
@@ -254,7 +288,12 @@ impl IoThread {
           error: ev.is_error(),
           write_closed: ev.is_write_closed(),
         };
-        self.handle(ev.token().0, None, r);
+        if ev.token().0 & SOURCE_TOKEN_BIT != 0 {
+          // A source became readable: the sink's readiness did not change.
+          self.handle(ev.token().0 & !SOURCE_TOKEN_BIT, None, Readiness::default());
+        } else {
+          self.handle(ev.token().0, None, r);
+        }
       }
       let progressed = self.release_zero_copy();
       if awaited {
@@ -289,6 +328,13 @@ impl IoThread {
     let mut closed = Vec::new();
     let mut progressed = false;
     for (token, w) in self.writers.iter_mut() {
+      if w.waiting_reader {
+        w.waiting_reader = false;
+        if Self::process(&self.poll, w, &mut self.iov) {
+          closed.push(*token);
+          continue;
+        }
+      }
       if !w.awaiting_reader() && !w.close_when_consumed {
         continue;
       }
@@ -355,6 +401,10 @@ impl IoThread {
       last_write_short: false,
       drain_awaited_alone: false,
       last_write_end: Instant::now(),
+      sources: VecDeque::new(),
+      queue_taken: 0,
+      source_in_pipe: false,
+      waiting_reader: false,
     };
     if fd >= 0 {
       match poll.registry().register(&mut SourceFd(&fd), Token(w.core.token), Interest::WRITABLE) {
@@ -403,6 +453,30 @@ impl IoThread {
           Self::close(poll, w, code, None, notify);
           return true;
         }
+        Flushed::SourceEmpty => {
+          let source = w.sources.front_mut().expect("a source is due");
+          if !source.registered {
+            let token = Token(core.token | SOURCE_TOKEN_BIT);
+            match poll.registry().register(&mut SourceFd(&source.fd), token, Interest::READABLE) {
+              Ok(()) => source.registered = true,
+              Err(e) => {
+                // Not pollable: end the source with the error rather than spin on it.
+                let source = w.sources.pop_front().unwrap();
+                Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
+                continue;
+              }
+            }
+          }
+          return false;
+        }
+        Flushed::WaitReader => {
+          w.waiting_reader = true;
+          return false;
+        }
+        Flushed::Yield => {
+          core.schedule();
+          return false;
+        }
         Flushed::Empty => {}
       }
       if w.reader_gone {
@@ -415,7 +489,7 @@ impl IoThread {
       // Disconnecting and drained: close unless JS queued more meanwhile or a producer holds
       // the close off (it was sent a Drain by `flush`).
       let p = core.pending.lock().unwrap();
-      if !p.queue.is_empty() {
+      if !p.queue.is_empty() || !p.sources.is_empty() {
         drop(p);
         Self::take_pending(w);
         continue;
@@ -442,6 +516,7 @@ impl IoThread {
   fn take_pending(w: &mut IoWriter) {
     let mut p = w.core.pending.lock().unwrap();
     w.inflight.append(&mut p.queue);
+    w.sources.append(&mut p.sources);
     while p.spare.len() < SPARE_SLABS {
       match w.spare.pop() {
         Some(s) => p.spare.push(s),
@@ -470,20 +545,36 @@ impl IoThread {
         // A long flush (a fast reader, JS keeping the queue full) must not hold them all.
         core.hand_back(&mut w.written_back);
       }
-      if w.inflight.is_empty() {
+      if w.inflight.is_empty() && !w.source_due() {
         // Batch whatever JS queued while we were writing.
         Self::take_pending(w);
         if w.abort.is_some() {
           return Flushed::Aborted;
         }
-        if w.inflight.is_empty() {
+        if w.inflight.is_empty() && w.sources.is_empty() {
           return Flushed::Empty;
         }
       }
+      if w.source_due() {
+        match Self::pump_source(w, fd) {
+          Flushed::Empty => continue,
+          other => return other,
+        }
+      }
+      if core.zero_copy && w.source_in_pipe {
+        // A source's bytes may still be in the pipe, where `FIONREAD` would count them as ours.
+        if sys::pipe_unread(fd).unwrap_or(0) > 0 {
+          return Flushed::WaitReader;
+        }
+        w.source_in_pipe = false;
+      }
+      // Bytes queued after the next source wait for it.
+      let before_source = w.sources.front().map_or(u64::MAX, |s| s.after - w.queue_taken);
       // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
       let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES };
+      let limit = limit.min(before_source.min(usize::MAX as u64) as usize);
       let len = w.inflight.io_slices(iov_ref, MAX_IOVECS, limit) as u64;
       // (Zero-copy bytes count as written only once read: no write completes a drain.)
       if !core.zero_copy
@@ -503,6 +594,7 @@ impl IoThread {
       w.last_write_short = !matches!(res, Ok(n) if n as u64 == len);
       match res {
         Ok(n) if core.zero_copy => {
+          w.queue_taken += n as u64;
           let start = w.spliced;
           w.spliced += n as u64;
           let mut end = start;
@@ -524,6 +616,7 @@ impl IoThread {
             w.piece_size.record(n as u64, now.duration_since(w.last_write_end).as_nanos() as u64);
             w.last_write_end = now;
           }
+          w.queue_taken += n as u64;
           let (spare, back) = (&mut w.spare, &mut w.written_back);
           w.inflight.consume_with(n, &mut |c| retire(c, spare, back));
           core.written.fetch_add(n as u64, SeqCst);
@@ -548,6 +641,63 @@ impl IoThread {
         }
       }
     }
+  }
+
+  /// Move the first source (due: everything queued before it is written). `Empty` once it
+  /// completed (the caller goes on with the queue).
+  fn pump_source(w: &mut IoWriter, fd: i32) -> Flushed {
+    let core = w.core.clone();
+    if core.zero_copy && w.awaiting_reader() {
+      // Our mapped memory must be read before the pipe holds anything else (see `source_in_pipe`).
+      return Flushed::WaitReader;
+    }
+    let source = w.sources.front_mut().unwrap();
+    let mut stopped = false;
+    let pumped = source.pump(fd, SOURCE_TURN_BYTES, &mut |n| {
+      core.source_moved.fetch_add(n, SeqCst);
+      core.syscalls.fetch_add(1, SeqCst);
+      stopped = core.state() == CLOSING;
+      !stopped
+    });
+    if core.zero_copy && source.moved > 0 {
+      w.source_in_pipe = true;
+    }
+    match pumped {
+      Pumped::Complete => {
+        let source = w.sources.pop_front().unwrap();
+        Self::source_done(w, source, None);
+        Flushed::Empty
+      }
+      Pumped::SourceFailed(e) => {
+        let source = w.sources.pop_front().unwrap();
+        Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
+        Flushed::Empty
+      }
+      Pumped::SinkFailed(e) => Flushed::Failed(e),
+      Pumped::SinkFull => Flushed::Blocked,
+      Pumped::SourceEmpty => Flushed::SourceEmpty,
+      Pumped::Paused if stopped => {
+        Self::take_pending(w);
+        if w.abort.is_some() {
+          Flushed::Aborted
+        } else {
+          Flushed::Yield
+        }
+      }
+      Pumped::Paused => Flushed::Yield,
+    }
+  }
+
+  /// A source completed (or failed to read): tell JS, and post `Empty` if it was the last work.
+  fn source_done(w: &mut IoWriter, mut source: Source, errno: Option<i32>) {
+    let core = &w.core;
+    if source.registered {
+      source.registered = false;
+      deregister_source(source.fd);
+    }
+    core.post(Event::SourceDone { id: source.id, moved: source.moved, errno });
+    core.sources_pending.fetch_sub(1, SeqCst);
+    core.fire_armed_events();
   }
 
   /// Close the writer: drop what is unwritten, deregister, restore blocking mode, close the
@@ -579,7 +729,17 @@ impl IoThread {
       core.state.store(CLOSED, SeqCst);
       p.abort = None;
       pending.append(&mut p.queue);
+      w.sources.append(&mut p.sources);
     }
+    let mut sources_cut = Vec::new();
+    for mut source in w.sources.drain(..) {
+      if source.registered {
+        source.registered = false;
+        deregister_source(source.fd);
+      }
+      sources_cut.push((source.id, source.moved));
+    }
+    core.sources_pending.store(0, SeqCst);
     let discarded = pending.clear() + inflight_len;
     w.inflight.clear();
     core.unwritten.fetch_add(discarded as u64, SeqCst);
@@ -607,9 +767,22 @@ impl IoThread {
       core.post(Event::Lost(Lost {
         code,
         errno,
-        bytes_written: core.written.load(SeqCst),
+        bytes_written: core.bytes_written(),
         bytes_unwritten: core.unwritten.load(SeqCst),
+        sources_cut,
       }));
     }
   }
 }
+
+/// Remove a source's readability registration from the I/O thread's poller (by fd: the
+/// registration belongs to the open file description, which the caller's fd may share, so it
+/// would outlive our close of the dup).
+fn deregister_source(fd: i32) {
+  if let Some(registry) = REGISTRY.get() {
+    let _ = registry.deregister(&mut SourceFd(&fd));
+  }
+}
+
+/// The poller's registry, for `deregister_source`.
+static REGISTRY: OnceLock<mio::Registry> = OnceLock::new();

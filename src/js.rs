@@ -283,3 +283,21 @@ pub fn read_string(env: Env, v: Value) -> String {
   buf.truncate(written);
   String::from_utf8_lossy(&buf).into_owned()
 }
+
+/// A new Promise and the deferred that settles it (once, on this thread).
+pub fn promise(env: Env) -> (sys::napi_deferred, Value) {
+  let (mut deferred, mut promise) = (ptr::null_mut(), ptr::null_mut());
+  unsafe { sys::napi_create_promise(env, &mut deferred, &mut promise) };
+  (deferred, promise)
+}
+
+/// Resolve (`ok`) or reject the Promise of `deferred` with `v`.
+pub fn settle(env: Env, deferred: sys::napi_deferred, ok: bool, v: Value) {
+  unsafe {
+    if ok {
+      sys::napi_resolve_deferred(env, deferred, v);
+    } else {
+      sys::napi_reject_deferred(env, deferred, v);
+    }
+  }
+}

@@ -5,21 +5,26 @@
 //! - [`sys`]: the syscalls, one module per platform family.
 //! - [`core`] and [`io_thread`]: the state shared with, and the one I/O thread that drains
 //!   every writer's queue with batched `writev`.
-//! - `writer`, `js`, `iterate`: the thin N-API binding (`ProcessWriter`, `openPipe`, `closeFd`).
+//! - [`source_plan`] (pure) and [`file_source`]: `writeFile`'s sources, moved kernel to kernel.
+//! - `writer`, `write_file`, `js`, `iterate`: the thin N-API binding (`ProcessWriter`,
+//!   `openPipe`, `closeFd`).
 
 #![deny(clippy::all)]
 
 pub mod core;
+pub mod file_source;
 pub mod flow;
 pub mod io_thread;
 pub mod piece_size;
 pub mod pipe_budget;
 pub mod queue;
 pub mod read_hack;
+pub mod source_plan;
 pub mod sys;
 
 mod iterate;
 mod js;
+mod write_file;
 mod writer;
 
 use napi::bindgen_prelude::*;

@@ -9,7 +9,7 @@
 //! `loseConnection()` and the close, so that a flush in progress completes. An env cleanup
 //! hook stops the I/O thread's use of the env (worker exit) and closes the fd.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
@@ -48,7 +48,7 @@ impl SharedBytes for JsBytes {
 /// Everything the JS thread keeps about a writer. Shared (`Rc`) by the class instance, the
 /// thread-safe function's context and the env cleanup hook; touched only on the JS thread.
 pub struct JsSide {
-  core: Arc<Core>,
+  pub(crate) core: Arc<Core>,
   /// The registered producer and whether it is streaming (push).
   producer: Cell<Option<(JsRef, bool)>>,
   paused: Cell<bool>,
@@ -75,6 +75,8 @@ pub struct JsSide {
   user_ref: Cell<bool>,
   /// `loseConnection()` was called; it is handed to the I/O thread in a later turn.
   lose_requested: Cell<bool>,
+  /// The Promises of queued sources (`writeFile`), by source id.
+  pub(crate) sources: RefCell<Vec<(u64, sys::napi_deferred)>>,
 }
 
 struct SendPtr(sys::napi_threadsafe_function);
@@ -108,7 +110,7 @@ impl JsSide {
   }
 
   /// Keep the process alive (until `unhold`, or the end of the connection).
-  fn hold(&self, env: js::Env) {
+  pub(crate) fn hold(&self, env: js::Env) {
     let tsfn = self.tsfn.get();
     if !tsfn.is_null() && !self.refed.replace(true) {
       unsafe { sys::napi_ref_threadsafe_function(env, tsfn) };
@@ -220,7 +222,7 @@ impl JsSide {
         Event::Empty => {
           if self.lose_requested.get() || !self.core.accepting() {
             // Held until the connection ends.
-          } else if self.core.buffered() == 0 {
+          } else if self.core.idle() {
             if !self.user_ref.get() {
               self.unhold(env);
             }
@@ -233,6 +235,7 @@ impl JsSide {
             self.core.arm_drain();
           }
         }
+        Event::SourceDone { id, moved, errno } => self.on_source_done(env, id, moved, errno),
         Event::Lost(lost) => self.on_lost_event(env, lost),
       }
     }
@@ -331,12 +334,52 @@ impl JsSide {
       p.delete(env);
     }
     self.publish_waits();
+    for (id, moved) in &lost.sources_cut {
+      self.reject_source(env, *id, moved_error(env, reason, *moved));
+    }
     if let Some(cb) = self.on_lost.get() {
       if let Err(exc) = js::call(env, js::undefined(env), cb.get(env), &[reason]) {
         js::warn(env, "onConnectionLost", exc);
       }
     }
     self.finish(env);
+  }
+
+  /// Settle the Promise of source `id` (no-op for an unknown id).
+  fn take_source(&self, id: u64) -> Option<sys::napi_deferred> {
+    let mut sources = self.sources.borrow_mut();
+    let i = sources.iter().position(|(i, _)| *i == id)?;
+    Some(sources.remove(i).1)
+  }
+
+  /// New work was queued: hold the process until the writer is idle again.
+  pub(crate) fn hold_while_busy(&self, env: js::Env) {
+    if !self.refed.get() {
+      self.hold(env);
+      self.core.arm_empty();
+    }
+  }
+
+  pub(crate) fn reject_source(&self, env: js::Env, id: u64, error: js::Value) {
+    if let Some(d) = self.take_source(id) {
+      js::settle(env, d, false, error);
+    }
+  }
+
+  /// A source completed: its Promise resolves with the bytes it moved, or rejects with the
+  /// errno that ended its reading (the writer goes on with what was queued after it).
+  fn on_source_done(&self, env: js::Env, id: u64, moved: u64, errno: Option<i32>) {
+    let Some(d) = self.take_source(id) else { return };
+    match errno {
+      None => js::settle(env, d, true, js::number(env, moved as f64)),
+      Some(n) => {
+        let code = os::errno_name(n);
+        let msg = format!("{code}: reading the source failed after {moved} bytes ({})", std::io::Error::from_raw_os_error(n));
+        let err = js::make_error(env, ErrorClass::Error, &code, &msg);
+        js::set_named(env, err, "bytesWritten", js::number(env, moved as f64));
+        js::settle(env, d, false, err);
+      }
+    }
   }
 
   /// The connection ended and was reported: stop the I/O thread's use of this env.
@@ -404,7 +447,7 @@ struct Options {
   on_drain: js::Value,
 }
 
-fn whole_number(env: js::Env, v: js::Value, name: &str, max: f64) -> Result<Option<f64>> {
+pub(crate) fn whole_number(env: js::Env, v: js::Value, name: &str, max: f64) -> Result<Option<f64>> {
   if js::is_nullish(env, v) {
     return Ok(None);
   }
@@ -465,7 +508,7 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
 /// `onConnectionLost` is called once, asynchronously, with the reason.
 #[napi]
 pub struct ProcessWriter {
-  side: Rc<JsSide>,
+  pub(crate) side: Rc<JsSide>,
 }
 
 #[napi]
@@ -547,6 +590,7 @@ impl ProcessWriter {
       refed: Cell::new(false),
       user_ref: Cell::new(false),
       lose_requested: Cell::new(false),
+      sources: RefCell::new(Vec::new()),
     });
     side.set_callback(e, &side.on_lost, opts.on_lost, "onConnectionLost")?;
     side.set_callback(e, &side.on_drain, opts.on_drain, "onDrain")?;
@@ -663,6 +707,14 @@ impl ProcessWriter {
   #[napi(getter, ts_return_type = "ConnectionLostReason | null")]
   pub fn lost_reason(&self, env: Env) -> Result<Unknown<'_>> {
     value_or_null(env.raw(), self.side.reason.get())
+  }
+
+  /// The delivered reason, if any (for `write_file`).
+  pub(crate) fn lost_reason_value(&self, env: js::Env) -> Option<js::Value> {
+    let r = self.side.reason.take()?;
+    let v = r.get(env);
+    self.side.reason.set(Some(r));
+    Some(v)
   }
 
   #[napi(getter, ts_return_type = "((reason: ConnectionLostReason) => void) | null")]
@@ -789,7 +841,7 @@ impl ProcessWriter {
   #[napi]
   pub fn unref(&self, env: Env) -> &Self {
     self.side.user_ref.set(false);
-    if self.side.core.accepting() && !self.side.lose_requested.get() && self.side.core.buffered() == 0 {
+    if self.side.core.accepting() && !self.side.lose_requested.get() && self.side.core.idle() {
       self.side.unhold(env.raw());
     }
     self
@@ -893,8 +945,8 @@ impl ProcessWriter {
       paused_ms += t.elapsed().as_secs_f64() * 1000.0;
     }
     let fields: [(&str, f64); 12] = [
-      ("bytesAccepted", c.accepted.load(SeqCst) as f64),
-      ("bytesWritten", c.written.load(SeqCst) as f64),
+      ("bytesAccepted", (c.accepted.load(SeqCst) + c.source_moved.load(SeqCst)) as f64),
+      ("bytesWritten", c.bytes_written() as f64),
       ("bytesDropped", c.dropped.load(SeqCst) as f64),
       ("bytesUnwritten", c.unwritten.load(SeqCst) as f64),
       ("bytesBuffered", c.buffered() as f64),
@@ -919,4 +971,16 @@ impl Drop for ProcessWriter {
   fn drop(&mut self) {
     self.side.core.lose_connection();
   }
+}
+
+/// The error a source's Promise rejects with when the connection ended first: `code` and
+/// `message` are the reason's, `reason` is the reason itself, `bytesWritten` what the source
+/// moved before the end.
+pub(crate) fn moved_error(env: js::Env, reason: js::Value, moved: u64) -> js::Value {
+  let code = js::read_string(env, js::get_named(env, reason, "code"));
+  let message = js::read_string(env, js::get_named(env, reason, "message"));
+  let err = js::make_error(env, ErrorClass::Error, &code, &message);
+  js::set_named(env, err, "reason", reason);
+  js::set_named(env, err, "bytesWritten", js::number(env, moved as f64));
+  err
 }

@@ -91,3 +91,33 @@ pub fn wait_readable(fd: RawFd, timeout: std::time::Duration) {
 
 /// `vmsplice` exists here.
 pub const ZERO_COPY_SUPPORTED: bool = true;
+
+fn cvt_size(ret: isize) -> io::Result<usize> {
+  if ret < 0 {
+    Err(io::Error::last_os_error())
+  } else {
+    Ok(ret as usize)
+  }
+}
+
+/// `splice` up to `len` bytes from `src` (at `*offset` for a file, advancing it; `None` for a
+/// pipe) into `dst`; one of them must be a pipe. `SPLICE_F_NONBLOCK` keeps the pipe ends from
+/// blocking whatever their `O_NONBLOCK` flag; `Ok(0)` is end of file. Kernel to kernel: file
+/// pages are referenced by the pipe, not copied.
+pub fn splice(src: RawFd, offset: Option<&mut i64>, dst: RawFd, len: usize) -> io::Result<usize> {
+  let off = offset.map_or(std::ptr::null_mut(), |o| o as *mut i64);
+  let flags = libc::SPLICE_F_NONBLOCK | libc::SPLICE_F_MOVE;
+  cvt_size(unsafe { libc::splice(src, off.cast(), dst, std::ptr::null_mut(), len, flags) })
+}
+
+/// `sendfile` up to `len` bytes of the file `src` from `*offset` (advanced) into `dst` (a
+/// socket, or since Linux 2.6.33 any fd). `Ok(0)` is end of file.
+pub fn sendfile(dst: RawFd, src: RawFd, offset: &mut i64, len: usize) -> io::Result<usize> {
+  cvt_size(unsafe { libc::sendfile(dst, src, (offset as *mut i64).cast(), len) })
+}
+
+/// `copy_file_range` up to `len` bytes of the file `src` from `*offset` (advanced) into the
+/// regular file `dst` at its own position. `Ok(0)` is end of file.
+pub fn copy_file_range(src: RawFd, offset: &mut i64, dst: RawFd, len: usize) -> io::Result<usize> {
+  cvt_size(unsafe { libc::copy_file_range(src, offset, dst, std::ptr::null_mut(), len, 0) } as isize)
+}

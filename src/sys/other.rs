@@ -64,3 +64,17 @@ pub fn pipe_unread(_fd: RawFd) -> Option<usize> {
 }
 
 pub const ZERO_COPY_SUPPORTED: bool = false;
+
+/// No `splice` here: sources use the read-and-write fallback (`source_plan::Platform::PORTABLE`).
+pub fn splice(_src: RawFd, _offset: Option<&mut i64>, _dst: RawFd, _len: usize) -> io::Result<usize> {
+  Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+/// Not used here (macOS's `sendfile` has another signature and takes sockets only).
+pub fn sendfile(_dst: RawFd, _src: RawFd, _offset: &mut i64, _len: usize) -> io::Result<usize> {
+  Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}
+
+pub fn copy_file_range(_src: RawFd, _offset: &mut i64, _dst: RawFd, _len: usize) -> io::Result<usize> {
+  Err(io::Error::from_raw_os_error(libc::ENOSYS))
+}

@@ -114,6 +114,15 @@ pub fn errno_name(errno: i32) -> String {
     libc::ENFILE => "ENFILE",
     libc::EFAULT => "EFAULT",
     libc::EROFS => "EROFS",
+    libc::ENOENT => "ENOENT",
+    libc::EISDIR => "EISDIR",
+    libc::ESPIPE => "ESPIPE",
+    libc::ENOTDIR => "ENOTDIR",
+    libc::ELOOP => "ELOOP",
+    libc::ENAMETOOLONG => "ENAMETOOLONG",
+    libc::EXDEV => "EXDEV",
+    libc::ENOSYS => "ENOSYS",
+    libc::EOPNOTSUPP => "EOPNOTSUPP",
     _ => return format!("E{errno}"),
   };
   name.to_string()
@@ -138,4 +147,58 @@ pub fn socketpair_cloexec() -> io::Result<(RawFd, RawFd)> {
     libc::shutdown(fds[1], libc::SHUT_RD);
   }
   Ok((fds[0], fds[1]))
+}
+
+fn cvt_size(ret: isize) -> io::Result<usize> {
+  if ret < 0 {
+    Err(io::Error::last_os_error())
+  } else {
+    Ok(ret as usize)
+  }
+}
+
+/// A new fd for the same open file description, close-on-exec (ours to close).
+pub fn dup_cloexec(fd: RawFd) -> io::Result<RawFd> {
+  cvt(unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 0) })
+}
+
+/// Open `path` for reading, close-on-exec, never blocking: `O_NONBLOCK` keeps the open of a
+/// FIFO without a writer from waiting (it has no effect on regular files), `O_NOCTTY` keeps a
+/// terminal from becoming ours.
+pub fn open_for_reading(path: &str) -> io::Result<RawFd> {
+  let c = std::ffi::CString::new(path).map_err(|_| io::Error::from_raw_os_error(libc::ENOENT))?;
+  cvt(unsafe { libc::open(c.as_ptr(), libc::O_RDONLY | libc::O_CLOEXEC | libc::O_NONBLOCK | libc::O_NOCTTY) })
+}
+
+/// Whether the fd is a directory.
+pub fn is_directory(fd: RawFd) -> bool {
+  let mut st: libc::stat = unsafe { std::mem::zeroed() };
+  let ok = unsafe { libc::fstat(fd, &mut st) } == 0;
+  ok && st.st_mode & libc::S_IFMT == libc::S_IFDIR
+}
+
+/// The fd's current offset (`lseek(fd, 0, SEEK_CUR)`), or `None` when it has none (a pipe).
+pub fn current_offset(fd: RawFd) -> Option<u64> {
+  let off = unsafe { libc::lseek(fd, 0, libc::SEEK_CUR) };
+  (off >= 0).then_some(off as u64)
+}
+
+/// `pread`: read at `offset` without moving the fd's position. `Ok(0)` is end of file.
+pub fn pread(fd: RawFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+  cvt_size(unsafe { libc::pread(fd, buf.as_mut_ptr().cast(), buf.len(), offset as libc::off_t) })
+}
+
+/// `read`. `Ok(0)` is end of file.
+pub fn read(fd: RawFd, buf: &mut [u8]) -> io::Result<usize> {
+  cvt_size(unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) })
+}
+
+/// Whether `fd` is ready now (a zero-timeout `poll`): readable (or at end of file, or failed)
+/// with `write: false`, writable (or failed) with `write: true`. A read or write on a ready
+/// pipe does not block, whatever its `O_NONBLOCK` flag.
+pub fn ready_now(fd: RawFd, write: bool) -> bool {
+  let events = if write { libc::POLLOUT } else { libc::POLLIN };
+  let mut pfd = libc::pollfd { fd, events, revents: 0 };
+  let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+  n > 0 && pfd.revents & (events | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }

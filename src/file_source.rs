@@ -1,0 +1,304 @@
+//! A queued source (`writeFile`): a file range, or a pipe read until end of file, moved into the
+//! writer's fd by the I/O thread with no JavaScript involved.
+//!
+//! The mechanism comes from [`source_plan::mechanism`]; a kernel refusal switches to its
+//! fallback before any byte moved. [`Source::pump`] moves bytes until the range is complete, the
+//! sink is full (`EAGAIN`: wait for writability, as for byte chunks), the source has nothing to
+//! read yet (a pipe: wait for its readability), or the caller says stop. Memory stays flat: the
+//! kernel mechanisms read the file only as the sink takes it, and the fallback reads into one
+//! buffer of [`FALLBACK_BUFFER`] bytes, refilled only once its bytes are written.
+//!
+//! A blocking-mode pipe from the user never stalls the I/O thread: `splice` is told not to block
+//! (`SPLICE_F_NONBLOCK`), and the fallback reads only after `poll` says the source is readable.
+//!
+//! Files that change while they are fed: the range is read as the kernel finds the file at each
+//! call. Without `end`, a file that grows is read to the end of file the first call finds (bytes
+//! appended before then are fed; there is no tailing), and a file that shrinks is fed up to its
+//! new end. With `end`, the same holds up to `end`. Either way the source completes with the
+//! count of bytes it moved, which is how a caller sees a shortened file.
+
+use std::io;
+use std::os::fd::RawFd;
+
+use crate::read_hack::FdKind;
+use crate::source_plan::{Mechanism, Platform, Range};
+use crate::sys;
+
+/// The fallback's buffer (one per source being fed, freed when it completes).
+pub const FALLBACK_BUFFER: usize = 128 * 1024;
+/// The most one kernel call is asked to move (the kernel moves what the sink takes).
+const MAX_CALL: u64 = 1 << 30;
+/// `EAGAIN` while both ends poll ready (a race with the reader or another writer): retry at
+/// most this many times in a row before giving the turn to other writers.
+const EAGAIN_RETRIES: u32 = 16;
+
+/// The platform this build runs on.
+#[cfg(any(target_os = "linux", target_os = "android"))]
+pub const PLATFORM: Platform = Platform::LINUX;
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+pub const PLATFORM: Platform = Platform::PORTABLE;
+
+/// Errnos that mean the sink failed (the connection is lost), not the source.
+fn sink_errno(errno: Option<i32>) -> bool {
+  matches!(
+    errno,
+    Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN | libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+  )
+}
+
+/// How a pump ended.
+#[derive(Debug)]
+pub enum Pumped {
+  /// The range is complete (or the source reached its end).
+  Complete,
+  /// The sink is full: wait for writability.
+  SinkFull,
+  /// A pipe source has nothing to read yet: wait for its readability.
+  SourceEmpty,
+  /// The caller's budget is spent or it said stop; call again later.
+  Paused,
+  /// Reading the source failed: the source ends with this error, the connection goes on.
+  SourceFailed(io::Error),
+  /// Writing to the sink failed: the connection is lost.
+  SinkFailed(io::Error),
+}
+
+/// One queued source.
+pub struct Source {
+  /// Identifies the source's Promise on the JS side.
+  pub id: u64,
+  /// Ours (a dup of the caller's fd, or opened from a path): closed on drop.
+  pub fd: RawFd,
+  pub kind: FdKind,
+  pub range: Range,
+  pub mechanism: Mechanism,
+  /// Bytes of the write queue (counted from the writer's first) written before this source.
+  pub after: u64,
+  /// Bytes moved into the sink so far.
+  pub moved: u64,
+  /// Registered with the I/O thread's poller for readability.
+  pub registered: bool,
+  /// Fallback: the buffer, and the part of it read but not written yet.
+  buf: Vec<u8>,
+  buf_start: usize,
+  buf_end: usize,
+}
+
+impl Drop for Source {
+  fn drop(&mut self) {
+    let _ = sys::close(self.fd);
+  }
+}
+
+impl Source {
+  /// Take ownership of `fd` (a regular file or a pipe, open for reading).
+  pub fn new(id: u64, fd: RawFd, kind: FdKind, range: Range, mechanism: Mechanism) -> Source {
+    Source { id, fd, kind, range, mechanism, after: 0, moved: 0, registered: false, buf: Vec::new(), buf_start: 0, buf_end: 0 }
+  }
+
+  /// Whether the source can be waited on for readability (pipes, sockets, terminals; not files).
+  pub fn pollable(&self) -> bool {
+    self.kind != FdKind::File
+  }
+
+  /// Move bytes into `sink` (of kind `sink_kind`). `moved(n)` is told about each write and
+  /// returns false to stop (an abort arrived); at most about `budget` bytes move per call.
+  pub fn pump(&mut self, sink: RawFd, budget: u64, moved: &mut dyn FnMut(u64) -> bool) -> Pumped {
+    let mut this_call = 0u64;
+    let mut retries = 0;
+    loop {
+      if this_call >= budget {
+        return Pumped::Paused;
+      }
+      let res = match self.mechanism {
+        Mechanism::ReadWrite => self.read_write(sink),
+        m => self.kernel_copy(m, sink),
+      };
+      match res {
+        Ok(0) => return Pumped::Complete,
+        Ok(n) => {
+          retries = 0;
+          self.moved += n as u64;
+          this_call += n as u64;
+          if !moved(n as u64) {
+            return Pumped::Paused;
+          }
+        }
+        Err(Stop::Done) => return Pumped::Complete,
+        Err(Stop::Io(e)) => match e.kind() {
+          io::ErrorKind::Interrupted => continue,
+          io::ErrorKind::WouldBlock => {
+            // Which end? The source not readable: wait for it; the sink not writable: wait
+            // for that; both ready (the state changed since the call): try again.
+            let sink_ready = sys::ready_now(sink, true);
+            let source_ready = !self.pollable() || self.buf_start < self.buf_end || sys::ready_now(self.fd, false);
+            if !sink_ready {
+              return Pumped::SinkFull;
+            }
+            if !source_ready {
+              return Pumped::SourceEmpty;
+            }
+            retries += 1;
+            if retries > EAGAIN_RETRIES {
+              return Pumped::Paused;
+            }
+          }
+          _ => {
+            let errno = e.raw_os_error();
+            if self.moved == 0 && self.buf_end == 0 {
+              if let Some(next) = errno.and_then(|n| self.mechanism.fallback(n, PLATFORM)) {
+                self.mechanism = next;
+                continue;
+              }
+            }
+            return if sink_errno(errno) { Pumped::SinkFailed(e) } else { Pumped::SourceFailed(e) };
+          }
+        },
+      }
+    }
+  }
+
+  /// One kernel-to-kernel call. `Ok(0)`: end of file.
+  fn kernel_copy(&mut self, m: Mechanism, sink: RawFd) -> Result<usize, Stop> {
+    let len = self.range.next_len(MAX_CALL) as usize;
+    if len == 0 {
+      return Err(Stop::Done);
+    }
+    let mut off = self.range.pos as i64;
+    let res = match (m, self.kind) {
+      (Mechanism::Splice, FdKind::File) => sys::splice(self.fd, Some(&mut off), sink, len),
+      (Mechanism::Splice, _) => sys::splice(self.fd, None, sink, len),
+      (Mechanism::SendFile, _) => sys::sendfile(sink, self.fd, &mut off, len),
+      _ => sys::copy_file_range(self.fd, &mut off, sink, len),
+    };
+    let n = res.map_err(Stop::Io)?;
+    self.range.pos += n as u64;
+    Ok(n)
+  }
+
+  /// The fallback: write what the buffer holds, else read the next part into it first.
+  /// `Ok(0)`: end of file with nothing left to write.
+  fn read_write(&mut self, sink: RawFd) -> Result<usize, Stop> {
+    if self.buf_start == self.buf_end {
+      let len = self.range.next_len(FALLBACK_BUFFER as u64) as usize;
+      if len == 0 {
+        return Err(Stop::Done);
+      }
+      if self.buf.is_empty() {
+        self.buf = vec![0; FALLBACK_BUFFER];
+      }
+      if self.pollable() && !sys::ready_now(self.fd, false) {
+        return Err(Stop::Io(io::Error::from(io::ErrorKind::WouldBlock)));
+      }
+      let buf = &mut self.buf[..len];
+      let n = if self.kind == FdKind::File { sys::pread(self.fd, buf, self.range.pos) } else { sys::read(self.fd, buf) };
+      let n = n.map_err(Stop::Io)?;
+      if n == 0 {
+        return Ok(0);
+      }
+      self.range.pos += n as u64;
+      self.buf_start = 0;
+      self.buf_end = n;
+    }
+    let slice = std::io::IoSlice::new(&self.buf[self.buf_start..self.buf_end]);
+    let n = sys::write_vectored(sink, &[slice]).map_err(Stop::Io)?;
+    self.buf_start += n;
+    if self.buf_start == self.buf_end {
+      self.buf_start = 0;
+      self.buf_end = 0;
+    }
+    Ok(n)
+  }
+}
+
+/// Why a single call did not move bytes.
+enum Stop {
+  /// The range is complete.
+  Done,
+  Io(io::Error),
+}
+
+#[cfg(all(test, any(target_os = "linux", target_os = "android")))]
+mod tests {
+  use super::*;
+  use crate::source_plan::mechanism;
+  use std::io::Write;
+
+  fn temp_file(bytes: &[u8]) -> (std::path::PathBuf, RawFd) {
+    let path = std::env::temp_dir().join(format!("pw-source-{}-{}", std::process::id(), rand_id()));
+    std::fs::File::create(&path).unwrap().write_all(bytes).unwrap();
+    let fd = sys::open_for_reading(path.to_str().unwrap()).unwrap();
+    (path, fd)
+  }
+
+  fn rand_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::SeqCst)
+  }
+
+  /// Pump `src` into a pipe whose reader is drained here, returning what came out.
+  fn feed_through_pipe(src: &mut Source) -> Vec<u8> {
+    let (r, w) = sys::pipe_cloexec().unwrap();
+    sys::set_nonblocking(w, true).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+      match src.pump(w, u64::MAX, &mut |_| true) {
+        Pumped::Complete => break,
+        Pumped::SinkFull | Pumped::Paused => {}
+        other => panic!("unexpected {other:?}"),
+      }
+      let n = sys::read(r, &mut buf).unwrap();
+      out.extend_from_slice(&buf[..n]);
+    }
+    sys::close(w).unwrap();
+    loop {
+      let n = sys::read(r, &mut buf).unwrap();
+      if n == 0 {
+        break;
+      }
+      out.extend_from_slice(&buf[..n]);
+    }
+    sys::close(r).unwrap();
+    out
+  }
+
+  #[test]
+  fn a_file_range_arrives_whole_by_splice_and_by_the_fallback() {
+    let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 % 251) as u8).collect();
+    for native in [true, false] {
+      let m = mechanism(FdKind::File, FdKind::Pipe, PLATFORM, native);
+      let (path, fd) = temp_file(&data);
+      let mut src = Source::new(1, fd, FdKind::File, Range { pos: 1000, end: Some(250_000) }, m);
+      assert_eq!(feed_through_pipe(&mut src), &data[1000..250_000], "{m:?}");
+      assert_eq!(src.moved, 249_000);
+      let (_, fd2) = (path.clone(), sys::open_for_reading(path.to_str().unwrap()).unwrap());
+      let mut whole = Source::new(2, fd2, FdKind::File, Range { pos: 0, end: None }, m);
+      assert_eq!(feed_through_pipe(&mut whole), data, "{m:?}");
+      std::fs::remove_file(path).unwrap();
+    }
+  }
+
+  #[test]
+  fn an_empty_pipe_source_waits_for_data_without_blocking() {
+    let (sr, sw) = sys::pipe_cloexec().unwrap(); // blocking-mode source
+    let (r, w) = sys::pipe_cloexec().unwrap();
+    sys::set_nonblocking(w, true).unwrap();
+    for native in [true, false] {
+      let m = mechanism(FdKind::Pipe, FdKind::Pipe, PLATFORM, native);
+      let mut src = Source::new(1, sys::dup_cloexec(sr).unwrap(), FdKind::Pipe, Range { pos: 0, end: None }, m);
+      assert!(matches!(src.pump(w, u64::MAX, &mut |_| true), Pumped::SourceEmpty), "{m:?}");
+      sys::write_vectored(sw, &[std::io::IoSlice::new(b"hello")]).unwrap();
+      assert!(matches!(src.pump(w, u64::MAX, &mut |_| true), Pumped::SourceEmpty));
+      assert_eq!(src.moved, 5);
+      let mut buf = [0u8; 16];
+      assert_eq!(sys::read(r, &mut buf).unwrap(), 5);
+    }
+    sys::close(sw).unwrap();
+    let mut src = Source::new(1, sr, FdKind::Pipe, Range { pos: 0, end: None }, Mechanism::Splice);
+    assert!(matches!(src.pump(w, u64::MAX, &mut |_| true), Pumped::Complete), "end of file once the writer closed");
+    sys::close(r).unwrap();
+    sys::close(w).unwrap();
+  }
+}

@@ -1,0 +1,155 @@
+//! Which kernel mechanism moves a file range or a pipe into a writer's fd (pure, no fds).
+//!
+//! `writeFile` queues a *source* (a file range, or a pipe read until EOF) in the write queue.
+//! The I/O thread moves its bytes kernel to kernel where the OS can, and falls back to reading
+//! into one reused buffer and writing it where it cannot:
+//!
+//! | source \ sink   | pipe     | socket   | regular file      | other (tty, /dev/null) |
+//! |-----------------|----------|----------|-------------------|------------------------|
+//! | regular file    | splice   | sendfile | copy_file_range   | sendfile               |
+//! | pipe / FIFO     | splice   | splice   | splice            | splice                 |
+//! | anything else   | read+write (the fallback)                                          |
+//!
+//! (Linux. Elsewhere, and when the native path is turned off, every source uses the fallback.)
+//! A mechanism the kernel refuses at run time (`EINVAL`, `ENOSYS`, `EXDEV`, ...) is replaced by
+//! the next one in [`Mechanism::fallback`], without losing or repeating bytes: the refusal
+//! comes before any byte moved.
+
+use crate::read_hack::FdKind;
+
+/// How the bytes of one source are moved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mechanism {
+  /// `splice(2)`: file or pipe into a pipe, or pipe into anything.
+  Splice,
+  /// `sendfile(2)`: a file into a socket or any other fd.
+  SendFile,
+  /// `copy_file_range(2)`: a file into a regular file.
+  CopyFileRange,
+  /// `pread`/`read` into one reused buffer, then `write` (every platform).
+  ReadWrite,
+}
+
+/// What the platform offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Platform {
+  pub splice: bool,
+  pub sendfile: bool,
+  pub copy_file_range: bool,
+}
+
+impl Platform {
+  /// Linux (and Android): all three.
+  pub const LINUX: Platform = Platform { splice: true, sendfile: true, copy_file_range: true };
+  /// Anything else: the fallback only (macOS's `sendfile` takes sockets only and is not used).
+  pub const PORTABLE: Platform = Platform { splice: false, sendfile: false, copy_file_range: false };
+}
+
+/// The mechanism for a source of kind `source` into a sink of kind `sink`. `native: false`
+/// (the `PROCESS_WRITER_NO_KERNEL_COPY` switch, for tests) always gives the fallback.
+pub fn mechanism(source: FdKind, sink: FdKind, platform: Platform, native: bool) -> Mechanism {
+  if !native {
+    return Mechanism::ReadWrite;
+  }
+  match (source, sink) {
+    (FdKind::Pipe, _) if platform.splice => Mechanism::Splice,
+    (FdKind::File, FdKind::Pipe) if platform.splice => Mechanism::Splice,
+    (FdKind::File, FdKind::File) if platform.copy_file_range => Mechanism::CopyFileRange,
+    (FdKind::File, _) if platform.sendfile => Mechanism::SendFile,
+    _ => Mechanism::ReadWrite,
+  }
+}
+
+impl Mechanism {
+  /// What to use instead when the kernel refuses this one for these fds (with `errno`, before
+  /// any byte moved): `None` when the error is a real one, to be reported.
+  pub fn fallback(self, errno: i32, platform: Platform) -> Option<Mechanism> {
+    let refused = matches!(errno, libc::EINVAL | libc::ENOSYS | libc::EXDEV | libc::EOPNOTSUPP | libc::EBADF);
+    if !refused {
+      return None;
+    }
+    match self {
+      // EBADF: the sink was opened with O_APPEND. EXDEV: another filesystem (before 5.3).
+      Mechanism::CopyFileRange if platform.sendfile => Some(Mechanism::SendFile),
+      Mechanism::CopyFileRange | Mechanism::SendFile | Mechanism::Splice if errno != libc::EBADF => Some(Mechanism::ReadWrite),
+      Mechanism::CopyFileRange => Some(Mechanism::ReadWrite),
+      _ => None,
+    }
+  }
+}
+
+/// Where a source stands: what it still has to move.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+  /// Offset of the next byte to read (files; pipes count bytes read).
+  pub pos: u64,
+  /// Stop before this offset (`None`: at end of file).
+  pub end: Option<u64>,
+}
+
+impl Range {
+  /// At most how many bytes the next call may move, given the largest call wanted (`max`).
+  /// 0: the range is complete.
+  pub fn next_len(&self, max: u64) -> u64 {
+    match self.end {
+      Some(end) => end.saturating_sub(self.pos).min(max),
+      None => max,
+    }
+  }
+}
+
+#[cfg(test)]
+mod tests {
+  use super::*;
+  use FdKind::*;
+  use Mechanism::*;
+
+  const L: Platform = Platform::LINUX;
+  const P: Platform = Platform::PORTABLE;
+
+  #[test]
+  fn linux_moves_files_and_pipes_in_the_kernel() {
+    assert_eq!(mechanism(File, Pipe, L, true), Splice);
+    assert_eq!(mechanism(File, Socket, L, true), SendFile);
+    assert_eq!(mechanism(File, File, L, true), CopyFileRange);
+    assert_eq!(mechanism(File, Tty, L, true), SendFile);
+    assert_eq!(mechanism(File, CharDevice, L, true), SendFile);
+    for sink in [Pipe, Socket, File, Tty, CharDevice, Other] {
+      assert_eq!(mechanism(Pipe, sink, L, true), Splice, "a pipe source splices into {sink:?}");
+    }
+  }
+
+  #[test]
+  fn other_sources_other_platforms_and_the_switch_use_the_fallback() {
+    for source in [Socket, Tty, CharDevice, Other] {
+      assert_eq!(mechanism(source, Pipe, L, true), ReadWrite);
+    }
+    for (source, sink) in [(File, Pipe), (Pipe, Pipe), (File, Socket), (File, File)] {
+      assert_eq!(mechanism(source, sink, P, true), ReadWrite);
+      assert_eq!(mechanism(source, sink, L, false), ReadWrite);
+    }
+  }
+
+  #[test]
+  fn refusals_fall_back_and_real_errors_do_not() {
+    assert_eq!(CopyFileRange.fallback(libc::EXDEV, L), Some(SendFile));
+    assert_eq!(CopyFileRange.fallback(libc::EBADF, L), Some(SendFile));
+    assert_eq!(SendFile.fallback(libc::EINVAL, L), Some(ReadWrite));
+    assert_eq!(Splice.fallback(libc::EINVAL, L), Some(ReadWrite));
+    assert_eq!(Splice.fallback(libc::EBADF, L), None);
+    assert_eq!(ReadWrite.fallback(libc::EINVAL, L), None);
+    for errno in [libc::EIO, libc::EPIPE, libc::ENOSPC, libc::EAGAIN] {
+      for m in [Splice, SendFile, CopyFileRange, ReadWrite] {
+        assert_eq!(m.fallback(errno, L), None, "{m:?} {errno}");
+      }
+    }
+  }
+
+  #[test]
+  fn ranges_stop_at_their_end() {
+    assert_eq!(Range { pos: 0, end: None }.next_len(1 << 20), 1 << 20);
+    assert_eq!(Range { pos: 10, end: Some(15) }.next_len(1 << 20), 5);
+    assert_eq!(Range { pos: 15, end: Some(15) }.next_len(1 << 20), 0);
+    assert_eq!(Range { pos: 20, end: Some(15) }.next_len(1 << 20), 0);
+  }
+}
