@@ -1,7 +1,7 @@
 import test from 'ava'
-import { spawn as nodeSpawn, spawnSync } from 'node:child_process'
+import { execFileSync, spawn as nodeSpawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -179,4 +179,51 @@ test('npm run demo', (t) => {
   t.is(r.status, 0, r.stderr)
   t.is(r.stdout.split(/\s+/)[0], sha256(readFileSync(SAMPLE)))
   t.regex(r.stderr, /sha256sum exited with status 0/)
+})
+
+/** Run the CLI with `stdin` as its standard input (a path, opened by the shell's way: `< FILE`). */
+function cliWithStdin(args: string[], stdin: number, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = nodeSpawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: [stdin, 'pipe', 'pipe'], env })
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.setEncoding('utf8').on('data', (s) => (stdout += s))
+    child.stderr!.setEncoding('utf8').on('data', (s) => (stderr += s))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+  })
+}
+
+test('standard input redirected from a file (< FILE), a FIFO, and the fallback path: every byte arrives', async (t) => {
+  const data = randomBytes(3 * 1024 * 1024 + 17)
+  const dir = mkdtempSync(join(tmpdir(), 'pw-cli-'))
+  const file = join(dir, 'input.bin')
+  writeFileSync(file, data)
+  try {
+    for (const env of [process.env, { ...process.env, PROCESS_WRITER_NO_KERNEL_COPY: '1' }]) {
+      const fd = openSync(file, 'r')
+      const r = await cliWithStdin(['feed', '--', 'sha256sum'], fd, env).finally(() => closeSync(fd))
+      t.is(r.code, 0, r.stderr)
+      t.is(r.stdout.split(/\s+/)[0], sha256(data))
+      t.regex(r.stderr, new RegExp(`fed ${data.length} bytes`))
+    }
+    // A FIFO: a writer process fills it while the CLI feeds it to the child.
+    const fifo = join(dir, 'fifo')
+    execFileSync('mkfifo', [fifo])
+    const writer = nodeSpawn('sh', ['-c', `cat "$1" > "$2"`, 'sh', file, fifo], { stdio: 'ignore' })
+    const fd = openSync(fifo, 'r') // returns once the writer has opened it
+    const r = await cliWithStdin(['feed', '--', 'sha256sum'], fd).finally(() => closeSync(fd))
+    writer.kill()
+    t.is(r.code, 0, r.stderr)
+    t.is(r.stdout.split(/\s+/)[0], sha256(data))
+    t.regex(r.stderr, new RegExp(`fed ${data.length} bytes`))
+    // --input FIFO, with the fallback.
+    const writer2 = nodeSpawn('sh', ['-c', `cat "$1" > "$2"`, 'sh', file, fifo], { stdio: 'ignore' })
+    const r2 = await cliWithStdin(['feed', '-q', '--input', fifo, '--', 'sha256sum'], 0, { ...process.env, PROCESS_WRITER_NO_KERNEL_COPY: '1' })
+    writer2.kill()
+    t.is(r2.code, 0, r2.stderr)
+    t.is(r2.stdout.split(/\s+/)[0], sha256(data))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 })

@@ -3,15 +3,19 @@ import { constants as osConstants } from 'node:os'
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import type { Readable } from 'node:stream'
+import type { ConnectionLostReason } from '../index.js'
+import { closed } from './closed.js'
 import { feed } from './feed.js'
-import type { Progress } from './progress.js'
+import type { ProcessWriter } from './process-writer.js'
+import { onProgress, type Progress } from './progress.js'
 import { spawn } from './spawn.js'
 
 const NAME = 'process-writer'
 /**
- * Bytes per read of an input FILE. Node's fs streams read 64 KiB by default; 1 MiB reads cost a
- * quarter of the thread-pool round trips (measured, 1 GiB file into a counting child: 0.75-1.3
- * GB/s against 0.2-0.4 with 64 KiB).
+ * Bytes per read on the stream path (a terminal, or a device, as input). Node's fs streams read
+ * 64 KiB by default; 1 MiB reads cost a quarter of the thread-pool round trips (measured, 1 GiB
+ * file into a counting child: 0.75-1.3 GB/s against 0.2-0.4 with 64 KiB). Files, pipes and
+ * sockets do not use it: the core moves them itself (`writer.writeFile`).
  */
 const DEFAULT_CHUNK_SIZE = 1 << 20
 
@@ -25,7 +29,9 @@ the first word of COMMAND (or at "--"): what follows is given to COMMAND untouch
 
 Options (feed):
   -i, --input FILE     read FILE (default: standard input; "-" means standard input)
-  -c, --chunk-size N   read a FILE in chunks of N bytes (default 1 MiB)
+  -c, --chunk-size N   read in chunks of N bytes when the input is a terminal or a
+                       device (default 1 MiB); files, pipes and sockets are moved
+                       by the kernel (splice, sendfile) and do not use it
   -p, --pipe-size N    ask the kernel for a pipe of N bytes (Linux F_SETPIPE_SZ)
   -b, --buffer-size N  writer high-water mark in bytes (default 65536; 16 MiB with -z)
   -z, --zero-copy      map the input's chunks into the pipe instead of copying them
@@ -201,10 +207,19 @@ function describeOpenError(file: string, err: NodeJS.ErrnoException): string {
 
 async function runFeed(a: FeedArgs): Promise<number> {
   // Open the input first: a missing file is reported without starting the command.
-  let input: Readable
+  // A file, a pipe or a socket (standard input too) is handed to the core (`native`); a terminal
+  // or a device is read as a stream, in `--chunk-size` chunks.
+  let input: Readable | null = null
+  let native: number | null = null
   let total: number | null = null
   if (a.input === '-') {
-    input = process.stdin
+    const st = fs.fstatSync(0)
+    if (st.isFile() || st.isFIFO() || st.isSocket()) {
+      native = 0
+      if (st.isFile()) total = st.size
+    } else {
+      input = process.stdin
+    }
   } else {
     let fd: number
     try {
@@ -215,10 +230,16 @@ async function runFeed(a: FeedArgs): Promise<number> {
         return fail(describeOpenError(a.input, Object.assign(new Error('is a directory'), { code: 'EISDIR' })), 1)
       }
       if (st.isFile()) total = st.size
+      if (st.isFile() || st.isFIFO() || st.isSocket()) native = fd
+      else input = fs.createReadStream('', { fd, highWaterMark: a.chunkSize })
     } catch (err) {
       return fail(describeOpenError(a.input, err as NodeJS.ErrnoException), 1)
     }
-    input = fs.createReadStream('', { fd, highWaterMark: a.chunkSize })
+  }
+  const closeInput = () => {
+    if (input === process.stdin) process.stdin.pause()
+    else input?.destroy()
+    if (native !== null && native !== 0) fs.closeSync(native)
   }
 
   const { child, stdin } = spawn(a.command, a.args, {
@@ -248,11 +269,12 @@ async function runFeed(a: FeedArgs): Promise<number> {
   bar?.draw({ bytesWritten: 0, bytesPerSecond: 0, pausedMs: 0, elapsedMs: 0 })
   const t0 = performance.now()
   let inputError: Error | null = null
-  const fed = feed(writer, input, {
-    chunkSize: a.chunkSize,
-    onProgress: bar ? (p) => bar.draw(p) : undefined,
-    progressIntervalMs: 100,
-  }).catch((err: Error) => {
+  const progress = bar ? (p: Progress) => bar.draw(p) : undefined
+  const fed = (
+    native !== null
+      ? feedNative(writer, native, progress)
+      : feed(writer, input!, { chunkSize: a.chunkSize, onProgress: progress, progressIntervalMs: 100 })
+  ).catch((err: Error) => {
     inputError = err
     return writer.lostReason
   })
@@ -262,7 +284,7 @@ async function runFeed(a: FeedArgs): Promise<number> {
     // The command never started; the writer has been aborted by spawn().
     bar?.clear()
     for (const s of signals) process.off(s, forward)
-    input.destroy()
+    closeInput()
     const e = status.error
     if (e.code === 'ENOENT') return fail(`command not found: ${a.command}`, 127)
     if (e.code === 'EACCES') return fail(`cannot execute ${a.command}: permission denied`, 126)
@@ -271,8 +293,7 @@ async function runFeed(a: FeedArgs): Promise<number> {
   const reason = await fed
   const elapsed = (performance.now() - t0) / 1000
   for (const s of signals) process.off(s, forward)
-  if (input !== process.stdin) input.destroy()
-  else process.stdin.pause()
+  closeInput()
   if (bar) {
     const s = writer.stats()
     bar.draw({ bytesWritten: s.bytesWritten, bytesPerSecond: s.bytesWritten / Math.max(elapsed, 1e-6), pausedMs: s.pausedMs, elapsedMs: elapsed * 1000 })
@@ -305,6 +326,30 @@ async function runFeed(a: FeedArgs): Promise<number> {
     return exitCode === 0 ? 1 : exitCode
   }
   return exitCode
+}
+
+/**
+ * Feed the file, pipe or socket `fd` through the core (`writer.writeFile`): the I/O thread moves
+ * it kernel to kernel, no JavaScript runs per chunk. Progress comes from the core's counters.
+ * Resolves with the connection's end; rejects when reading the input failed.
+ */
+async function feedNative(
+  writer: ProcessWriter,
+  fd: number,
+  progress?: (p: Progress) => void,
+): Promise<ConnectionLostReason> {
+  const stop = progress ? onProgress(writer, progress, { intervalMs: 100 }) : null
+  try {
+    await writer.writeFile(fd)
+  } catch (err) {
+    if (!writer.connected) return closed(writer) // the child left, or the writer was aborted
+    writer.abortConnection()
+    throw err
+  } finally {
+    stop?.()
+  }
+  writer.loseConnection()
+  return closed(writer)
 }
 
 /** Run the CLI with `argv` (without `node` and the script); resolves with the exit code. */

@@ -164,6 +164,11 @@ impl Source {
     if len == 0 {
       return Err(Stop::Done);
     }
+    if self.kind == FdKind::Socket && !sys::ready_now(self.fd, false) {
+      // A blocking-mode socket may honour neither O_NONBLOCK nor SPLICE_F_NONBLOCK: splice
+      // only once it is readable (it then returns what is there).
+      return Err(Stop::Io(io::Error::from(io::ErrorKind::WouldBlock)));
+    }
     let mut off = self.range.pos as i64;
     let res = match (m, self.kind) {
       (Mechanism::Splice, FdKind::File) => sys::splice(self.fd, Some(&mut off), sink, len),

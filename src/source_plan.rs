@@ -8,6 +8,7 @@
 //! |-----------------|----------|----------|-------------------|------------------------|
 //! | regular file    | splice   | sendfile | copy_file_range   | sendfile               |
 //! | pipe / FIFO     | splice   | splice   | splice            | splice                 |
+//! | socket          | splice   | read+write (the fallback)                               |
 //! | anything else   | read+write (the fallback)                                          |
 //!
 //! (Linux. Elsewhere, and when the native path is turned off, every source uses the fallback.)
@@ -53,6 +54,7 @@ pub fn mechanism(source: FdKind, sink: FdKind, platform: Platform, native: bool)
   }
   match (source, sink) {
     (FdKind::Pipe, _) if platform.splice => Mechanism::Splice,
+    (FdKind::Socket, FdKind::Pipe) if platform.splice => Mechanism::Splice,
     (FdKind::File, FdKind::Pipe) if platform.splice => Mechanism::Splice,
     (FdKind::File, FdKind::File) if platform.copy_file_range => Mechanism::CopyFileRange,
     (FdKind::File, _) if platform.sendfile => Mechanism::SendFile,
@@ -121,7 +123,9 @@ mod tests {
 
   #[test]
   fn other_sources_other_platforms_and_the_switch_use_the_fallback() {
-    for source in [Socket, Tty, CharDevice, Other] {
+    assert_eq!(mechanism(Socket, Pipe, L, true), Splice, "a socket (Node's child stdio) splices into a pipe");
+    assert_eq!(mechanism(Socket, Socket, L, true), ReadWrite);
+    for source in [Tty, CharDevice, Other] {
       assert_eq!(mechanism(source, Pipe, L, true), ReadWrite);
     }
     for (source, sink) in [(File, Pipe), (Pipe, Pipe), (File, Socket), (File, File)] {
