@@ -10,6 +10,7 @@ import { DEFAULT_PIPE_SIZE } from './spawn.js'
 
 export * from '../index.js'
 export { ProcessWriter, COALESCE_BELOW } from './process-writer.js'
+export type { EndCallback, WriteChunk } from './process-writer.js'
 export { closed } from './closed.js'
 export { AbortError, ConnectionLostError } from './errors.js'
 export { feed } from './feed.js'

@@ -15,6 +15,11 @@
  */
 import { ProcessWriter as NativeProcessWriter } from '../index.js'
 import type { ProcessWriterOptions, PullProducer, PushProducer, WriteFileOptions, WriterStats } from '../index.js'
+import { closed } from './closed.js'
+import { ConnectionLostError } from './errors.js'
+
+/** What `write` and `end` accept: bytes, or a string encoded with the given encoding (UTF-8 by default). */
+export type WriteChunk = ArrayBufferView | ArrayBuffer | string
 
 /** Byte length (exclusive) below which a `Uint8Array`/`Buffer` chunk is coalesced in JS. */
 export const COALESCE_BELOW = 16 * 1024 + 1
@@ -70,10 +75,16 @@ export class ProcessWriter extends NativeProcessWriter {
   /**
    * Queue `data` (see the native `write`): returns false once `bufferedAmount > bufferSize`, or
    * when the connection has ended. Small `Buffer`/`Uint8Array` chunks are coalesced first.
+   *
+   * As with Node's `Writable`, a string is encoded with `encoding` (any `Buffer` encoding,
+   * default `'utf8'`); an unknown encoding throws a `TypeError` with code
+   * `ERR_UNKNOWN_ENCODING`. `encoding` is ignored for bytes (but still checked when given).
+   * There is no per-write callback: use the return value and `onDrain` (or a producer).
    */
-  override write(data: ArrayBufferView | ArrayBuffer): boolean {
+  override write(data: WriteChunk, encoding?: BufferEncoding): boolean {
     const s = this[STAGING]
     if (data instanceof Uint8Array) {
+      if (encoding !== undefined) checkEncoding(encoding)
       const n = data.length
       // Into the open slab, or a new one (`openSlab` hands the full one over first).
       if (n > 0 && n < COALESCE_BELOW && (s.off + n <= s.room || this.openSlab(n))) {
@@ -82,14 +93,76 @@ export class ProcessWriter extends NativeProcessWriter {
         s.stagedWrites++
         return true
       }
+    } else if (typeof data === 'string') {
+      return this.writeString(data, encoding === undefined ? 'utf8' : checkEncoding(encoding))
+    } else if (encoding !== undefined) {
+      checkEncoding(encoding)
     }
     this.flushStaged()
     return super.write(data)
   }
 
-  override writeSequence(chunks: Iterable<ArrayBufferView | ArrayBuffer>): boolean {
+  /** A string chunk: small ones are encoded straight into the slab, others into a new Buffer. */
+  private writeString(data: string, encoding: BufferEncoding): boolean {
+    const s = this[STAGING]
+    // An upper bound for base64 (whitespace counts); exact for the other encodings.
+    const n = Buffer.byteLength(data, encoding)
+    if (n > 0 && n < COALESCE_BELOW && (s.off + n <= s.room || this.openSlab(n))) {
+      s.off += s.slab.write(data, s.off, n, encoding)
+      s.stagedWrites++
+      return true
+    }
     this.flushStaged()
-    return super.writeSequence(chunks)
+    return super.write(Buffer.from(data, encoding))
+  }
+
+  /**
+   * Queue every chunk in order, as one write (see the native `writeSequence`). Strings are
+   * encoded with `encoding` (default `'utf8'`), as in `write`.
+   */
+  override writeSequence(chunks: Iterable<WriteChunk>, encoding?: BufferEncoding): boolean {
+    this.flushStaged()
+    const enc = encoding === undefined ? 'utf8' : checkEncoding(encoding)
+    if (chunks == null || typeof chunks === 'string' || typeof (chunks as Iterable<WriteChunk>)[Symbol.iterator] !== 'function') {
+      return super.writeSequence(chunks as Iterable<ArrayBufferView>) // the core reports the type error
+    }
+    const list = Array.isArray(chunks) ? (chunks as WriteChunk[]) : Array.from(chunks)
+    for (let i = 0; i < list.length; i++) {
+      if (typeof list[i] === 'string') {
+        return super.writeSequence(list.map((c) => (typeof c === 'string' ? Buffer.from(c, enc) : c)))
+      }
+    }
+    return super.writeSequence(list as (ArrayBufferView | ArrayBuffer)[])
+  }
+
+  /**
+   * Node's `Writable.end`: write `chunk` when given (as `write(chunk, encoding)` does), then
+   * `loseConnection()`. `callback`, when given, is called once the connection has ended: with
+   * no argument when everything was flushed and the fd closed (`DONE`), otherwise with a
+   * `ConnectionLostError` carrying the reason. Returns the writer.
+   */
+  end(callback?: EndCallback): this
+  end(chunk: WriteChunk | null | undefined, callback?: EndCallback): this
+  end(chunk: WriteChunk | null | undefined, encoding?: BufferEncoding, callback?: EndCallback): this
+  end(chunk?: WriteChunk | EndCallback | null, encoding?: BufferEncoding | EndCallback, callback?: EndCallback): this {
+    if (typeof chunk === 'function') {
+      callback = chunk
+      chunk = undefined
+    } else if (typeof encoding === 'function') {
+      callback = encoding
+      encoding = undefined
+    }
+    if (callback !== undefined && typeof callback !== 'function') {
+      throw typeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function; received ${typeof callback}`)
+    }
+    if (chunk != null) this.write(chunk, encoding as BufferEncoding | undefined)
+    else if (encoding !== undefined) checkEncoding(encoding)
+    if (callback) {
+      const cb = callback
+      closed(this).then((reason) => (reason.code === 'DONE' ? cb() : cb(new ConnectionLostError(reason))))
+    }
+    this.loseConnection()
+    return this
   }
 
   /**
@@ -181,4 +254,22 @@ export class ProcessWriter extends NativeProcessWriter {
     }
     return true
   }
+}
+
+/** `end()`'s callback: no argument once the connection ended `DONE`, else the reason as an error. */
+export type EndCallback = (err?: ConnectionLostError | null) => void
+
+function typeError(code: string, message: string): TypeError {
+  const err = new TypeError(message) as TypeError & { code: string }
+  err.code = code
+  return err
+}
+
+/** `encoding` if `Buffer` knows it (Node's `Writable` also takes `'buffer'`), else Node's TypeError. */
+function checkEncoding(encoding: unknown): BufferEncoding {
+  if (typeof encoding !== 'string') {
+    throw typeError('ERR_INVALID_ARG_TYPE', `The "encoding" argument must be of type string; received ${typeof encoding}`)
+  }
+  if (!Buffer.isEncoding(encoding) && encoding !== 'buffer') throw typeError('ERR_UNKNOWN_ENCODING', `Unknown encoding: ${encoding}`)
+  return encoding === 'buffer' ? 'utf8' : encoding
 }
