@@ -174,6 +174,49 @@ test('on a TTY (script -qec ...) a progress bar is drawn on stderr, then the sum
   t.true(out.includes(sha256(readFileSync(SAMPLE))))
 })
 
+/** What a terminal shows for `out`: `\r` returns to the first column, later text overwrites. */
+function screen(out: string): string[] {
+  const rows: string[][] = [[]]
+  let row = 0
+  let col = 0
+  for (const ch of out) {
+    if (ch === '\r') col = 0
+    else if (ch === '\n') {
+      rows[++row] ??= []
+      col = 0
+    } else rows[row][col++] = ch
+  }
+  return rows.map((r) => Array.from(r, (c) => c ?? ' ').join('').trimEnd())
+}
+
+test("on a TTY the bar never shares a line with the child's stderr or stdout, and is redrawn below them", (t) => {
+  // The child writes to stderr while the feed waits for it (64 KiB pipe, 400 KB input), one line
+  // in two pieces, then reads everything and prints the digest on stdout (the same terminal).
+  const child = `sleep 0.3; echo one >&2; sleep 0.3; printf "two " >&2; sleep 0.3; echo three >&2; sleep 0.2; exec sha256sum`
+  const cmd = `${process.execPath} ${BIN} feed --pipe-size 65536 --input ${SAMPLE} -- sh -c '${child}'`
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+  t.is(r.status, 0, r.stderr)
+  const lines = screen(r.stdout)
+  t.deepEqual(lines.slice(0, 3), ['one', 'two three', `${sha256(readFileSync(SAMPLE))}  -`], r.stdout)
+  t.regex(lines[3], /^process-writer: fed 400029 bytes .* sh exited with status 0$/)
+  t.deepEqual(lines.slice(4), [''])
+  t.regex(r.stdout, /\r\[[#.]+\][^\n]*\r +\rone\r?\n/, 'bar drawn, then cleared before the child writes')
+  t.regex(r.stdout, /one\r?\n\r\[[#.]+\]/, 'bar redrawn right after the child ended a line')
+  t.notRegex(r.stdout, /two \r\[/, 'not in the middle of an unfinished line')
+})
+
+test('-q gives the child the terminal itself; with the bar its stderr is a pipe through process-writer', (t) => {
+  const probe = `for fd in 1 2; do if [ -t $fd ]; then echo "fd $fd: tty"; else echo "fd $fd: pipe"; fi; done >&2; cat >/dev/null`
+  const seen = (extra: string[]) => {
+    const cmd = `${process.execPath} ${BIN} feed ${extra.join(' ')} --input ${SAMPLE} -- sh -c '${probe}'`
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+    t.is(r.status, 0, r.stderr)
+    return screen(r.stdout).filter((l) => l.startsWith('fd '))
+  }
+  t.deepEqual(seen(['-q']), ['fd 1: tty', 'fd 2: tty'])
+  t.deepEqual(seen([]), ['fd 1: pipe', 'fd 2: pipe'])
+})
+
 test('npm run demo', (t) => {
   const r = spawnSync('npm', ['run', '--silent', 'demo'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
   t.is(r.status, 0, r.stderr)

@@ -1,5 +1,6 @@
 import * as fs from 'node:fs'
 import { constants as osConstants } from 'node:os'
+import { isatty } from 'node:tty'
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import type { Readable } from 'node:stream'
@@ -39,8 +40,12 @@ Options (feed):
   -q, --quiet          no progress bar and no summary line
   -h, --help           show this help
 
-A progress bar is drawn on stderr when stderr is a terminal; a one-line summary
-(bytes, throughput, child exit status) is printed on stderr at the end.
+A progress bar is drawn on stderr when stderr is a terminal; COMMAND's stderr
+(and its stdout, when that is the same terminal) then passes through
+process-writer, which writes it above the bar, so COMMAND does not see a
+terminal there (use -q to give it the terminal itself).
+A one-line summary (bytes, throughput, child exit status) is printed on stderr
+at the end.
 The exit code is COMMAND's (128 + signal number if it was killed by a signal),
 127 if COMMAND cannot be found, 126 if it cannot be executed, and 2 for usage errors.
 `
@@ -154,17 +159,31 @@ function formatRate(bytesPerSecond: number): string {
   return `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`
 }
 
-/** A one-line progress bar, redrawn in place on a TTY. */
-class ProgressBar {
+type BarProgress = Pick<Progress, 'bytesWritten' | 'bytesPerSecond' | 'pausedMs' | 'elapsedMs'>
+
+/**
+ * A one-line progress bar, redrawn in place on a TTY, that shares the terminal with the child's
+ * stderr: `childOutput` clears the bar, writes the child's bytes, and redraws the bar below them
+ * once the child's output ends a line (while its line is unfinished, e.g. a prompt or its own
+ * `\r` progress, the bar waits rather than land in the middle of it).
+ */
+export class ProgressBar {
   private declare lastLen: number
-  private declare readonly out: NodeJS.WriteStream
+  private declare readonly out: NodeJS.WritableStream & { columns?: number }
   private declare readonly total: number | null
-  constructor(out: NodeJS.WriteStream, total: number | null) {
+  /** The child's last output did not end a line: do not draw. */
+  private declare held: boolean
+  private declare last: BarProgress | null
+  constructor(out: NodeJS.WritableStream & { columns?: number }, total: number | null) {
     this.out = out
     this.total = total
     this.lastLen = 0
+    this.held = false
+    this.last = null
   }
-  draw(p: Pick<Progress, 'bytesWritten' | 'bytesPerSecond' | 'pausedMs' | 'elapsedMs'>) {
+  draw(p: BarProgress) {
+    this.last = p
+    if (this.held) return
     const cols = Math.max(40, Math.min(this.out.columns || 80, 120))
     const rate = formatRate(p.bytesPerSecond).padStart(12)
     let line: string
@@ -185,6 +204,34 @@ class ProgressBar {
   clear() {
     if (this.lastLen > 0) this.out.write(`\r${' '.repeat(this.lastLen)}\r`)
     this.lastLen = 0
+  }
+  /**
+   * Bytes the child wrote for the bar's terminal (through `to`: stdout or stderr), written where
+   * the bar was, then the bar again below them.
+   */
+  childOutput(chunk: Uint8Array, to: NodeJS.WritableStream) {
+    if (chunk.length === 0) return
+    this.clear()
+    to.write(chunk)
+    this.held = chunk[chunk.length - 1] !== 0x0a
+    if (!this.held && this.last) this.draw(this.last)
+  }
+  /** Clear the bar, and end the child's unfinished line so that what follows starts a line. */
+  finish() {
+    this.clear()
+    if (this.held) this.out.write('\n')
+    this.held = false
+  }
+}
+
+/** Whether fds `a` and `b` are the same terminal. */
+function sameTerminal(a: number, b: number): boolean {
+  try {
+    const sa = fs.fstatSync(a)
+    const sb = fs.fstatSync(b)
+    return isatty(a) && isatty(b) && sa.rdev === sb.rdev
+  } catch {
+    return false
   }
 }
 
@@ -242,8 +289,13 @@ async function runFeed(a: FeedArgs): Promise<number> {
     if (native !== null && native !== 0) fs.closeSync(native)
   }
 
+  // With a bar, the child's stderr (and its stdout, when that is the same terminal) comes
+  // through us (see ProgressBar.childOutput), so that its lines and the bar never share a line;
+  // without one they are inherited.
+  const withBar = !a.quiet && process.stderr.isTTY === true
+  const stdoutThroughBar = withBar && sameTerminal(1, 2)
   const { child, stdin } = spawn(a.command, a.args, {
-    stdio: ['writer', 'inherit', 'inherit'],
+    stdio: ['writer', stdoutThroughBar ? 'pipe' : 'inherit', withBar ? 'pipe' : 'inherit'],
     pipeSize: a.pipeSize,
     bufferSize: a.bufferSize,
     // Safe: a Readable never changes a chunk it has emitted, and feed() only slices them.
@@ -254,7 +306,8 @@ async function runFeed(a: FeedArgs): Promise<number> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: NodeJS.ErrnoException }>(
     (resolve) => {
       child.once('error', (error: NodeJS.ErrnoException) => resolve({ code: null, signal: null, error }))
-      child.once('exit', (code, signal) => resolve({ code, signal }))
+      // 'close': the exit, and the end of the child's stderr when it comes through us.
+      child.once('close', (code, signal) => resolve({ code, signal }))
     },
   )
 
@@ -265,7 +318,11 @@ async function runFeed(a: FeedArgs): Promise<number> {
   const signals: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP']
   for (const s of signals) process.on(s, forward)
 
-  const bar = !a.quiet && process.stderr.isTTY ? new ProgressBar(process.stderr, total) : null
+  const bar = withBar ? new ProgressBar(process.stderr, total) : null
+  if (bar) {
+    child.stderr?.on('data', (chunk: Buffer) => bar.childOutput(chunk, process.stderr))
+    child.stdout?.on('data', (chunk: Buffer) => bar.childOutput(chunk, process.stdout))
+  }
   bar?.draw({ bytesWritten: 0, bytesPerSecond: 0, pausedMs: 0, elapsedMs: 0 })
   const t0 = performance.now()
   let inputError: Error | null = null
@@ -282,7 +339,7 @@ async function runFeed(a: FeedArgs): Promise<number> {
   const status = await exited
   if (status.error) {
     // The command never started; the writer has been aborted by spawn().
-    bar?.clear()
+    bar?.finish()
     for (const s of signals) process.off(s, forward)
     closeInput()
     const e = status.error
@@ -297,7 +354,7 @@ async function runFeed(a: FeedArgs): Promise<number> {
   if (bar) {
     const s = writer.stats()
     bar.draw({ bytesWritten: s.bytesWritten, bytesPerSecond: s.bytesWritten / Math.max(elapsed, 1e-6), pausedMs: s.pausedMs, elapsedMs: elapsed * 1000 })
-    bar.clear()
+    bar.finish()
   }
 
   const exitCode =
