@@ -1,4 +1,4 @@
-import type { ConnectionLostReason, ProcessWriter } from '../index.js'
+import type { ConnectionLostReason, ProcessWriter } from './native.js'
 
 type LostCallback = ((reason: ConnectionLostReason) => void) | null
 

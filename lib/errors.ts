@@ -1,4 +1,4 @@
-import type { ConnectionLostReason } from '../index.js'
+import type { ConnectionLostReason } from './native.js'
 
 /**
  * Rejection value of `feed()` (and error of the adapters) when an `AbortSignal` fired.

@@ -1,4 +1,4 @@
-import type { ConnectionLostReason, ProcessWriter } from '../index.js'
+import type { ConnectionLostReason, ProcessWriter } from './native.js'
 import { closed } from './closed.js'
 import { abortErrorFrom, invalidArgType } from './errors.js'
 import { pauseGate } from './gate.js'

@@ -1,4 +1,4 @@
-import type { PushProducer } from '../index.js'
+import type { PushProducer } from './native.js'
 
 /**
  * The push producer each adapter (`feed`, `toWritable`, `toWebWritable`) registers: it records

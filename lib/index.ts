@@ -3,12 +3,12 @@
  * shared types) is re-exported as is; `ProcessWriter` is the native class with the JS fast path
  * for small writes (`./process-writer.ts`); this module adds the Node layer.
  */
-import { closeFd, openPipe, openSocketpair } from '../index.js'
-import type { ProcessWriterOptions } from '../index.js'
+import { closeFd, openPipe, openSocketpair } from './native.js'
+import type { ProcessWriterOptions } from './native.js'
 import { ProcessWriter } from './process-writer.js'
 import { DEFAULT_PIPE_SIZE } from './spawn.js'
 
-export * from '../index.js'
+export * from './native.js'
 export { ProcessWriter, COALESCE_BELOW } from './process-writer.js'
 export type { EndCallback, WriteChunk } from './process-writer.js'
 export { closed } from './closed.js'

@@ -13,8 +13,8 @@
  * - order is kept: every other method flushes the slab first;
  * - a write to a closed writer goes to the core, which refuses and counts it.
  */
-import { ProcessWriter as NativeProcessWriter } from '../index.js'
-import type { ProcessWriterOptions, PullProducer, PushProducer, WriteFileOptions, WriterStats } from '../index.js'
+import { ProcessWriter as NativeProcessWriter } from './native.js'
+import type { ProcessWriterOptions, PullProducer, PushProducer, WriteFileOptions, WriterStats } from './native.js'
 import { closed } from './closed.js'
 import { ConnectionLostError } from './errors.js'
 

@@ -1,4 +1,4 @@
-import type { ProcessWriter, WriterStats } from '../index.js'
+import type { ProcessWriter, WriterStats } from './native.js'
 import { closed } from './closed.js'
 
 /** One progress report, computed from `writer.stats()`. */

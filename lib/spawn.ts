@@ -1,9 +1,9 @@
 import * as child_process from 'node:child_process'
 import type { ChildProcess, IOType, SpawnOptions as NodeSpawnOptions } from 'node:child_process'
 import type { Stream } from 'node:stream'
-import { closeFd, openPipe, openSocketpair } from '../index.js'
+import { closeFd, openPipe, openSocketpair } from './native.js'
 import { ProcessWriter } from './process-writer.js'
-import type { ProcessWriterOptions } from '../index.js'
+import type { ProcessWriterOptions } from './native.js'
 import { closed } from './closed.js'
 
 /**

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import type { ConnectionLostReason, ProcessWriter } from '../index.js'
+import type { ConnectionLostReason, ProcessWriter } from './native.js'
 import { closed } from './closed.js'
 import { ConnectionLostError, abortErrorFrom } from './errors.js'
 import { pauseGate } from './gate.js'
