@@ -255,6 +255,20 @@ export declare class ProcessWriter {
 }
 
 /**
+ * For `spawn` and `createPipe`, not for direct use: `openPipe` (or, with `socketpair`,
+ * `openSocketpair`) whose fds this env holds until they are handed over (the write end to a
+ * `ProcessWriter` constructor that succeeds, either end to `closeFd`), and which are closed
+ * when the env is torn down before that (a worker terminated inside `spawn`). See `held`.
+ */
+export declare function _openHeld(socketpair: boolean, pipeSize?: number | undefined | null): PipeFds
+
+/**
+ * Release the read end `createPipe` returns to its caller: no longer closed at env
+ * teardown (it is the caller's now).
+ */
+export declare function _releaseHeld(fd: number): void
+
+/**
  * Test hook: set SIGPIPE's disposition to the default (terminate), as an embedder such as
  * Electron-as-node may leave it, to prove a vanished reader cannot kill the host.
  */
@@ -262,7 +276,8 @@ export declare function _setSigpipeDefault(): void
 
 /**
  * Close an fd this process owns (for example a pipe's read end after `spawn`). Throws with
- * the errno name as `code` (`EBADF` for an fd that is not open).
+ * the errno name as `code` (`EBADF` for an fd that is not open), or a `TypeError`/`RangeError`
+ * (`ERR_INVALID_ARG_TYPE`, `ERR_OUT_OF_RANGE`) when `fd` is not a whole number.
  */
 export declare function closeFd(fd: number): void
 
@@ -271,6 +286,9 @@ export declare function closeFd(fd: number): void
  * handed over explicitly (as `child_process.spawn`'s `stdio` does, with `dup2`). With
  * `pipeSize`, ask the kernel for that capacity (Linux; clamped to
  * `/proc/sys/fs/pipe-max-size` and to the process's enlargement budget, see `pipe_budget`).
+ * `pipeSize` is checked as the `ProcessWriter` option is: a `TypeError`
+ * (`ERR_INVALID_ARG_TYPE`) for a non-number, a `RangeError` (`ERR_OUT_OF_RANGE`) unless a
+ * whole number from 0 to 2^31 - 1; nullish or 0 keep the kernel's default.
  */
 export declare function openPipe(pipeSize?: number | undefined | null): PipeFds
 

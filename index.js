@@ -836,6 +836,8 @@ function __napiStampBindingTarget(exportsObject, target) {
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
 module.exports.ProcessWriter = nativeBinding.ProcessWriter
+module.exports._openHeld = nativeBinding._openHeld
+module.exports._releaseHeld = nativeBinding._releaseHeld
 module.exports._setSigpipeDefault = nativeBinding._setSigpipeDefault
 module.exports.closeFd = nativeBinding.closeFd
 module.exports.openPipe = nativeBinding.openPipe

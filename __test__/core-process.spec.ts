@@ -232,7 +232,7 @@ test('writes do no I/O on the JS thread (strace: every write and the close of th
       w.loseConnection();`,
     )
     try {
-      execFileSync('strace', ['-f', '-qq', '-e', 'trace=write,writev,pwrite64,vmsplice,close', '-o', log, process.execPath, script], {
+      execFileSync('strace', ['-f', '-qq', '-e', 'trace=write,writev,pwrite64,vmsplice,close,fcntl', '-o', log, process.execPath, script], {
         stdio: ['ignore', 'ignore', 'pipe'],
         timeout: 20_000,
       })
@@ -245,15 +245,20 @@ test('writes do no I/O on the JS thread (strace: every write and the close of th
     const ids = /IDS (\d+) (\d+)/.exec(trace)
     t.truthy(ids, 'the script reported its pid and fd')
     const [, pid, fd] = ids!
+    // The writer writes through a private duplicate of the fd (F_DUPFD_CLOEXEC): follow both.
+    const dup = new RegExp(`^\\d+\\s+fcntl\\(${fd}, F_DUPFD_CLOEXEC, \\d+\\)\\s+=\\s+(\\d+)`, 'm').exec(trace)
+    t.truthy(dup, 'the writer duplicated the fd')
+    const fds = [fd, dup![1]]
     const calls = trace
       .split('\n')
       .map((l) => /^(\d+)\s+(write|writev|pwrite64|vmsplice|close)\((\d+)[,)]/.exec(l))
-      .filter((m): m is RegExpExecArray => m !== null && m[3] === fd)
-    // Only up to the first close: afterwards the number may be reused by anything in the process.
-    const firstClose = calls.findIndex((m) => m[2] === 'close')
-    t.true(firstClose > 0, 'the data was written, then the fd closed')
-    const owned = calls.slice(0, firstClose + 1)
-    t.log(`${owned.length - 1} data syscalls on fd ${fd}, then close, by thread(s) ${[...new Set(owned.map((m) => m[1]))].join(',')} (JS thread ${pid})`)
+      .filter((m): m is RegExpExecArray => m !== null && fds.includes(m[3]))
+    // Only up to the close of the duplicate: afterwards the numbers may be reused by anything.
+    const lastClose = calls.findIndex((m) => m[2] === 'close' && m[3] === dup![1])
+    t.true(lastClose > 0, 'the data was written, then the fd closed')
+    const owned = calls.slice(0, lastClose + 1)
+    t.deepEqual(owned.filter((m) => m[2] === 'close').map((m) => m[3]), fds, 'both closed once, the given fd first')
+    t.log(`${owned.length - 2} data syscalls on fds ${fds}, then close, by thread(s) ${[...new Set(owned.map((m) => m[1]))].join(',')} (JS thread ${pid})`)
     const onJsThread = owned.filter((m) => m[1] === pid)
     t.deepEqual(onJsThread.map((m) => m[0]), [], 'no syscall on the writer fd from the JS thread')
   } finally {

@@ -3,7 +3,7 @@
  * shared types) is re-exported as is; `ProcessWriter` is the native class with the JS fast path
  * for small writes (`./process-writer.ts`); this module adds the Node layer.
  */
-import { closeFd, openPipe, openSocketpair } from './native.js'
+import { _openHeld, _releaseHeld, closeFd } from './native.js'
 import type { ProcessWriterOptions } from './native.js'
 import { ProcessWriter } from './process-writer.js'
 import { DEFAULT_PIPE_SIZE } from './spawn.js'
@@ -39,15 +39,19 @@ export interface CreatePipeResult {
  */
 export function createPipe(options: ProcessWriterOptions & { transport?: 'pipe' | 'socketpair' } = {}): CreatePipeResult {
   const { transport, ...writerOptions } = options
-  const { readFd, writeFd, capacity } = transport === 'socketpair' ? openSocketpair() : openPipe(options.pipeSize ?? DEFAULT_PIPE_SIZE)
+  // Held natively until handed over (see `spawn`): the write end to the writer, the read end
+  // to the caller when this returns.
+  const { readFd, writeFd, capacity } = _openHeld(transport === 'socketpair', options.pipeSize ?? DEFAULT_PIPE_SIZE)
   try {
-    return { readFd, writer: new ProcessWriter(writeFd, writerOptions), capacity }
+    const writer = new ProcessWriter(writeFd, writerOptions)
+    _releaseHeld(readFd)
+    return { readFd, writer, capacity }
   } catch (err) {
     for (const fd of [readFd, writeFd]) {
       try {
         closeFd(fd)
       } catch {
-        /* the constructor may already have closed the fd it was given */
+        /* not expected: a constructor that throws leaves the fd open and the caller's */
       }
     }
     throw err

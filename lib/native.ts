@@ -58,5 +58,8 @@ export const closeFd = native.closeFd
 export const openPipe = native.openPipe
 export const openSocketpair = native.openSocketpair
 export const _setSigpipeDefault = native._setSigpipeDefault
+/** For `spawn` and `createPipe`: pipes held by the env until handed over (see `src/held.rs`). */
+export const _openHeld = native._openHeld
+export const _releaseHeld = native._releaseHeld
 /** Which artifact napi-rs's loader loaded (`'native'` here; a WASI flavor's name otherwise). */
 export const __napiBindingTarget = native.__napiBindingTarget

@@ -1,7 +1,7 @@
 import * as child_process from 'node:child_process'
 import type { ChildProcess, IOType, SpawnOptions as NodeSpawnOptions } from 'node:child_process'
 import type { Stream } from 'node:stream'
-import { closeFd, openPipe, openSocketpair } from './native.js'
+import { _openHeld, closeFd } from './native.js'
 import { ProcessWriter } from './process-writer.js'
 import type { ProcessWriterOptions } from './native.js'
 import { closed } from './closed.js'
@@ -104,7 +104,8 @@ export function spawn(
   try {
     for (let i = 0; i < entries.length; i++) {
       if (entries[i] !== 'writer') continue
-      const fds = transport === 'socketpair' ? openSocketpair() : openPipe(pipeSize)
+      // Held natively until handed over, so a worker terminated in here leaks no fd.
+      const fds = _openHeld(transport === 'socketpair', pipeSize)
       readFds.push(fds.readFd)
       entries[i] = fds.readFd
       let writer: ProcessWriter
@@ -119,7 +120,7 @@ export function spawn(
         try {
           closeFd(fds.writeFd)
         } catch {
-          /* the constructor may already have closed it */
+          /* not expected: a constructor that throws leaves the fd open */
         }
         throw err
       }

@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, AtomicU8, Ordering::SeqCst};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::file_source::Source;
@@ -47,6 +47,9 @@ pub struct Lost {
   pub bytes_unwritten: u64,
   /// Sources (`writeFile`) cut short by the end: their ids and the bytes each had moved.
   pub sources_cut: Vec<(u64, u64)>,
+  /// The writer's fd number no longer referred to its file at the close (the user closed it
+  /// and the number was reused): it was left open, untouched.
+  pub fd_reused: bool,
 }
 
 impl Lost {
@@ -102,8 +105,15 @@ type Notifier = Box<dyn Fn() + Send>;
 pub struct Core {
   /// Identifies the writer in the I/O thread's poller.
   pub token: usize,
-  /// The fd; -1 once the I/O thread closed it.
+  /// The fd the writer was given (its `fileno`); -1 once the I/O thread closed it.
   pub fd: AtomicI32,
+  /// A private duplicate of `fd` (close-on-exec), which every write, poll and `FIONREAD` goes
+  /// through: if the user closes `fd` behind the writer's back and the number is reused for
+  /// another file, the writer still writes to its own pipe, never into that file, and at the
+  /// close it leaves the number alone (`sys::same_file`). -1 once closed.
+  pub io_fd: AtomicI32,
+  /// `fd` as given (for messages once `fd` is -1).
+  pub fd_given: i32,
   pub child_fd: Option<i32>,
   pub kind: FdKind,
   pub read_hack: ReadHack,
@@ -112,7 +122,8 @@ pub struct Core {
   /// Write with `vmsplice` (Linux pipes, opted in): the memory is kept until the reader
   /// has consumed it.
   pub zero_copy: bool,
-  pub pipe_capacity: u64,
+  /// The pipe's capacity (0 when not known or not a pipe).
+  pub pipe_capacity: AtomicU64,
   pub state: AtomicU8,
   pub pending: Mutex<Pending>,
   pub accepted: AtomicU64,
@@ -160,6 +171,8 @@ pub struct Core {
 /// Facts about the fd gathered by the constructor.
 pub struct CoreConfig {
   pub fd: i32,
+  /// The private duplicate of `fd` (see `Core::io_fd`); the core owns it from now on.
+  pub io_fd: i32,
   pub child_fd: Option<i32>,
   pub kind: FdKind,
   pub read_hack: ReadHack,
@@ -172,17 +185,32 @@ pub struct CoreConfig {
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
 
+/// `Mutex::lock` that carries on after a panic on another thread (a poisoned lock): every
+/// critical section here leaves the data consistent at each step, and a panic must not spread
+/// to the JS thread, where it would abort the process (it cannot unwind through Node-API).
+pub trait LockOrRecover<T> {
+  fn lock_or_recover(&self) -> MutexGuard<'_, T>;
+}
+
+impl<T> LockOrRecover<T> for Mutex<T> {
+  fn lock_or_recover(&self) -> MutexGuard<'_, T> {
+    self.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+  }
+}
+
 impl Core {
   pub fn new(cfg: CoreConfig) -> Arc<Core> {
     Arc::new(Core {
       token: NEXT_TOKEN.fetch_add(1, SeqCst) as usize,
       fd: AtomicI32::new(cfg.fd),
+      io_fd: AtomicI32::new(cfg.io_fd),
+      fd_given: cfg.fd,
       child_fd: cfg.child_fd,
       kind: cfg.kind,
       read_hack: cfg.read_hack,
       restore_blocking: cfg.restore_blocking,
       zero_copy: cfg.zero_copy,
-      pipe_capacity: cfg.pipe_capacity,
+      pipe_capacity: AtomicU64::new(cfg.pipe_capacity),
       state: AtomicU8::new(OPEN),
       pending: Mutex::new(Pending::default()),
       accepted: AtomicU64::new(0),
@@ -242,7 +270,7 @@ impl Core {
   /// counted as dropped).
   pub fn enqueue(self: &Arc<Self>, len: u64, fill: impl FnOnce(&mut WriteQueue, &mut Vec<Vec<u8>>)) -> Option<u64> {
     {
-      let mut p = self.pending.lock().unwrap();
+      let mut p = self.pending.lock_or_recover();
       if !self.accepting() {
         drop(p);
         self.dropped.fetch_add(len, SeqCst);
@@ -264,7 +292,7 @@ impl Core {
   /// accepts writes.
   pub fn enqueue_source(self: &Arc<Self>, mut source: Source) -> Result<(), Source> {
     {
-      let mut p = self.pending.lock().unwrap();
+      let mut p = self.pending.lock_or_recover();
       if !self.accepting() {
         return Err(source);
       }
@@ -299,7 +327,7 @@ impl Core {
   /// when the connection already ended or is ending.
   pub fn abort(self: &Arc<Self>, code: LostCode, notify: bool) -> bool {
     {
-      let mut p = self.pending.lock().unwrap();
+      let mut p = self.pending.lock_or_recover();
       let s = self.state();
       if s >= CLOSING {
         return false;
@@ -331,13 +359,13 @@ impl Core {
   pub fn fire_armed_events_and_hand_back(&self, written: &mut Vec<Chunk>) {
     let mut news = !written.is_empty();
     if news {
-      self.written_back.lock().unwrap().append(written);
+      self.written_back.lock_or_recover().append(written);
     }
     let level = self.buffered();
     let drain = level <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst);
     let empty = level == 0 && self.sources_pending.load(SeqCst) == 0 && self.empty_armed.swap(false, SeqCst);
     if drain || empty {
-      let mut events = self.events.lock().unwrap();
+      let mut events = self.events.lock_or_recover();
       events.extend(drain.then_some(Event::Drain));
       events.extend(empty.then_some(Event::Empty));
       news = true;
@@ -360,7 +388,7 @@ impl Core {
 
   /// Queue an event for the JS thread and wake it (once per batch of events).
   pub fn post(&self, ev: Event) {
-    self.events.lock().unwrap().push_back(ev);
+    self.events.lock_or_recover().push_back(ev);
     self.notify();
   }
 
@@ -370,7 +398,7 @@ impl Core {
     if chunks.is_empty() {
       return;
     }
-    self.written_back.lock().unwrap().append(chunks);
+    self.written_back.lock_or_recover().append(chunks);
     self.notify();
   }
 
@@ -412,7 +440,7 @@ impl Core {
 
   fn notify(&self) {
     if !self.notify_pending.swap(true, SeqCst) {
-      if let Some(n) = self.notifier.lock().unwrap().as_ref() {
+      if let Some(n) = self.notifier.lock_or_recover().as_ref() {
         n();
       }
     }
@@ -421,15 +449,26 @@ impl Core {
   /// The JS thread takes the queued events (and drops the chunks handed back).
   pub fn take_events(&self) -> VecDeque<Event> {
     self.notify_pending.store(false, SeqCst);
-    let written_back = std::mem::take(&mut *self.written_back.lock().unwrap());
+    let written_back = std::mem::take(&mut *self.written_back.lock_or_recover());
     drop(written_back);
-    std::mem::take(&mut *self.events.lock().unwrap())
+    std::mem::take(&mut *self.events.lock_or_recover())
   }
 
   /// Install (or with `None`, remove) how the JS thread is woken. Removal waits for a call in
   /// progress, so after it returns the I/O thread no longer touches the JS environment.
   pub fn set_notifier(&self, n: Option<Notifier>) {
-    *self.notifier.lock().unwrap() = n;
+    *self.notifier.lock_or_recover() = n;
+  }
+}
+
+impl Drop for Core {
+  /// A core the I/O thread never closed (the constructor failed after duplicating the fd):
+  /// close the private duplicate. The caller's `fd` stays the caller's.
+  fn drop(&mut self) {
+    let io_fd = *self.io_fd.get_mut();
+    if io_fd >= 0 {
+      let _ = crate::sys::close(io_fd);
+    }
   }
 }
 
@@ -441,6 +480,7 @@ mod tests {
   fn idle_core() -> Arc<Core> {
     Core::new(CoreConfig {
       fd: -1,
+      io_fd: -1,
       child_fd: None,
       kind: FdKind::Pipe,
       read_hack: ReadHack::OFF,

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::core::{Core, Event, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
+use crate::core::{Core, Event, LockOrRecover, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
 use crate::file_source::{Pumped, Source};
 use crate::flow::{announce_drain, when_empty, DrainOutlook, WhenEmpty};
 use crate::piece_size::PieceSize;
@@ -80,35 +80,49 @@ struct Shared {
 }
 
 static SHARED: OnceLock<Arc<Shared>> = OnceLock::new();
+/// Held while the thread is being started (one start at a time, across worker threads).
+static STARTING: Mutex<()> = Mutex::new(());
 
-fn shared() -> &'static Arc<Shared> {
-  SHARED.get_or_init(|| {
-    let poll = Poll::new().expect("process-writer: cannot create the I/O poller");
-    let waker = Waker::new(poll.registry(), WAKE).expect("process-writer: cannot create the I/O waker");
-    if let Ok(registry) = poll.registry().try_clone() {
-      let _ = REGISTRY.set(registry);
-    }
-    let shared = Arc::new(Shared {
-      waker,
-      ready: Mutex::new(Vec::new()),
-      sleeping: AtomicBool::new(false),
-      has_ready: AtomicBool::new(false),
-    });
-    let for_thread = shared.clone();
-    #[cfg(not(test))]
-    napi::bindgen_prelude::retain_current_module_for_unload_safety();
-    std::thread::Builder::new()
-      .name("process-writer-io".into())
-      .spawn(move || IoThread::new(poll, for_thread).run())
-      .expect("process-writer: cannot start the I/O thread");
-    shared
-  })
+/// Start the I/O thread if it is not running yet. Every writer's constructor calls this before
+/// it touches the fd it is given, so that running out of fds (the poller and its waker take
+/// one each) or threads is an error it can throw (`EMFILE`, `EAGAIN`), with the fd left as it
+/// was. Nothing is kept from a failed start: the next writer tries again.
+pub fn start() -> io::Result<()> {
+  if SHARED.get().is_some() {
+    return Ok(());
+  }
+  let _one_at_a_time = STARTING.lock_or_recover();
+  if SHARED.get().is_some() {
+    return Ok(());
+  }
+  let poll = Poll::new()?;
+  let waker = Waker::new(poll.registry(), WAKE)?;
+  let registry = poll.registry().try_clone()?;
+  let shared = Arc::new(Shared {
+    waker,
+    ready: Mutex::new(Vec::new()),
+    sleeping: AtomicBool::new(false),
+    has_ready: AtomicBool::new(false),
+  });
+  let for_thread = shared.clone();
+  std::thread::Builder::new()
+    .name("process-writer-io".into())
+    .spawn(move || IoThread::new(poll, for_thread).run())?;
+  // The thread runs this library's code for the life of the process: keep the library loaded
+  // even if every env that loaded it unloads it.
+  #[cfg(not(test))]
+  napi::bindgen_prelude::retain_current_module_for_unload_safety();
+  let _ = REGISTRY.set(registry);
+  let _ = SHARED.set(shared);
+  Ok(())
 }
 
 /// Hand a writer to the I/O thread (registers it the first time).
 pub fn submit(core: Arc<Core>) {
-  let s = shared();
-  s.ready.lock().unwrap().push(core);
+  // A core exists only once its constructor's `start()` succeeded, so the thread is running;
+  // were it not, there would be nobody to hand the writer to anyway.
+  let Some(s) = SHARED.get() else { return };
+  s.ready.lock_or_recover().push(core);
   s.has_ready.store(true, SeqCst);
   if s.sleeping.swap(false, SeqCst) {
     let _ = s.waker.wake();
@@ -167,15 +181,16 @@ impl IoWriter {
     if self.spliced == core.written.load(SeqCst) {
       return;
     }
-    let fd = core.fd.load(SeqCst);
+    let fd = core.io_fd.load(SeqCst);
     let Some(unread) = sys::pipe_unread(fd) else { return };
     let consumed = self.spliced.saturating_sub(unread as u64);
     while let Some((end, _)) = self.retained.front() {
       if *end > consumed {
         break;
       }
-      let (_, chunk) = self.retained.pop_front().unwrap();
-      retire(chunk, &mut self.spare, &mut self.written_back);
+      if let Some((_, chunk)) = self.retained.pop_front() {
+        retire(chunk, &mut self.spare, &mut self.written_back);
+      }
     }
     if consumed > core.written.load(SeqCst) {
       core.written.store(consumed, SeqCst);
@@ -245,7 +260,7 @@ impl IoThread {
     let mut events = Events::with_capacity(256);
     loop {
       self.shared.has_ready.store(false, SeqCst);
-      let batch = std::mem::take(&mut *self.shared.ready.lock().unwrap());
+      let batch = std::mem::take(&mut *self.shared.ready.lock_or_recover());
       let hungry = !batch.is_empty();
       self.count_drains_awaited();
       for core in batch {
@@ -256,7 +271,7 @@ impl IoThread {
       }
       let awaited = self.writers.values().any(|w| w.reader_awaited());
       self.shared.sleeping.store(true, SeqCst);
-      let timeout = if !self.shared.ready.lock().unwrap().is_empty() {
+      let timeout = if !self.shared.ready.lock_or_recover().is_empty() {
         Some(Duration::ZERO)
       } else if awaited {
         // No event says "the reader read": while JS waits for that, look again shortly. The
@@ -362,12 +377,14 @@ impl IoThread {
   /// Look at one writer: after new work (`core` given) or a readiness event.
   fn handle(&mut self, token: usize, core: Option<Arc<Core>>, r: Readiness) {
     let w = match (self.writers.contains_key(&token), core) {
-      (true, _) => self.writers.get_mut(&token).unwrap(),
       (false, Some(core)) => {
         let w = Self::register(&self.poll, core);
         self.writers.entry(token).or_insert(w)
       }
-      (false, None) => return,
+      (_, _) => match self.writers.get_mut(&token) {
+        Some(w) => w,
+        None => return,
+      },
     };
     if r.writable || r.error || r.write_closed {
       w.core.blocked.store(false, SeqCst);
@@ -383,7 +400,7 @@ impl IoThread {
   }
 
   fn register(poll: &Poll, core: Arc<Core>) -> IoWriter {
-    let fd = core.fd.load(SeqCst);
+    let fd = core.io_fd.load(SeqCst);
     let mut w = IoWriter {
       core,
       inflight: WriteQueue::new(),
@@ -449,20 +466,23 @@ impl IoThread {
           return true;
         }
         Flushed::Aborted => {
-          let (code, notify) = w.abort.take().unwrap();
+          // `write_out` returns `Aborted` only with `w.abort` set.
+          let (code, notify) = w.abort.take().unwrap_or((LostCode::Aborted, true));
           Self::close(poll, w, code, None, notify);
           return true;
         }
         Flushed::SourceEmpty => {
-          let source = w.sources.front_mut().expect("a source is due");
+          // `SourceEmpty` comes from the source at the front.
+          let Some(source) = w.sources.front_mut() else { continue };
           if !source.registered {
             let token = Token(core.token | SOURCE_TOKEN_BIT);
             match poll.registry().register(&mut SourceFd(&source.fd), token, Interest::READABLE) {
               Ok(()) => source.registered = true,
               Err(e) => {
                 // Not pollable: end the source with the error rather than spin on it.
-                let source = w.sources.pop_front().unwrap();
-                Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
+                if let Some(source) = w.sources.pop_front() {
+                  Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
+                }
                 continue;
               }
             }
@@ -488,7 +508,7 @@ impl IoThread {
       }
       // Disconnecting and drained: close unless JS queued more meanwhile or a producer holds
       // the close off (it was sent a Drain by `flush`).
-      let p = core.pending.lock().unwrap();
+      let p = core.pending.lock_or_recover();
       if !p.queue.is_empty() || !p.sources.is_empty() {
         drop(p);
         Self::take_pending(w);
@@ -514,7 +534,7 @@ impl IoThread {
 
   /// Move what JS queued into the in-flight queue, and an abort request into `w.abort`.
   fn take_pending(w: &mut IoWriter) {
-    let mut p = w.core.pending.lock().unwrap();
+    let mut p = w.core.pending.lock_or_recover();
     w.inflight.append(&mut p.queue);
     w.sources.append(&mut p.sources);
     while p.spare.len() < SPARE_SLABS {
@@ -538,7 +558,7 @@ impl IoThread {
 
   fn write_out(w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> Flushed {
     let core = w.core.clone();
-    let fd = core.fd.load(SeqCst);
+    let fd = core.io_fd.load(SeqCst);
     let tuned = core.kind == FdKind::Pipe && !core.zero_copy;
     loop {
       if w.written_back.len() >= HAND_BACK_BATCH {
@@ -651,7 +671,8 @@ impl IoThread {
       // Our mapped memory must be read before the pipe holds anything else (see `source_in_pipe`).
       return Flushed::WaitReader;
     }
-    let source = w.sources.front_mut().unwrap();
+    // Called only with a source queued.
+    let Some(source) = w.sources.front_mut() else { return Flushed::Empty };
     let mut stopped = false;
     let pumped = source.pump(fd, SOURCE_TURN_BYTES, &mut |n| {
       core.source_moved.fetch_add(n, SeqCst);
@@ -664,13 +685,15 @@ impl IoThread {
     }
     match pumped {
       Pumped::Complete => {
-        let source = w.sources.pop_front().unwrap();
-        Self::source_done(w, source, None);
+        if let Some(source) = w.sources.pop_front() {
+          Self::source_done(w, source, None);
+        }
         Flushed::Empty
       }
       Pumped::SourceFailed(e) => {
-        let source = w.sources.pop_front().unwrap();
-        Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
+        if let Some(source) = w.sources.pop_front() {
+          Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
+        }
         Flushed::Empty
       }
       Pumped::SinkFailed(e) => Flushed::Failed(e),
@@ -725,7 +748,7 @@ impl IoThread {
     // references through napi-rs) after it.
     let mut pending = WriteQueue::new();
     {
-      let mut p = core.pending.lock().unwrap();
+      let mut p = core.pending.lock_or_recover();
       core.state.store(CLOSED, SeqCst);
       p.abort = None;
       pending.append(&mut p.queue);
@@ -744,15 +767,28 @@ impl IoThread {
     w.inflight.clear();
     core.unwritten.fetch_add(discarded as u64, SeqCst);
     let fd = core.fd.swap(-1, SeqCst);
-    if fd >= 0 {
+    let io_fd = core.io_fd.swap(-1, SeqCst);
+    let mut fd_reused = false;
+    if io_fd >= 0 {
       if w.registered {
-        let _ = poll.registry().deregister(&mut SourceFd(&fd));
+        let _ = poll.registry().deregister(&mut SourceFd(&io_fd));
       }
       if core.restore_blocking {
-        let _ = sys::set_nonblocking(fd, false);
+        let _ = sys::set_nonblocking(io_fd, false);
       }
+    }
+    if fd >= 0 {
       crate::pipe_budget::with(|b| b.release(fd));
-      let _ = sys::close(fd);
+      // The user's number is closed only while it still is our file: closed behind our back
+      // and reused, it belongs to someone else now.
+      if io_fd < 0 || sys::same_file(fd, io_fd) {
+        let _ = sys::close(fd);
+      } else {
+        fd_reused = true;
+      }
+    }
+    if io_fd >= 0 {
+      let _ = sys::close(io_fd);
     }
     if errno == Some(libc::EPIPE) {
       sys::discard_pending_sigpipe();
@@ -767,6 +803,7 @@ impl IoThread {
       core.post(Event::Lost(Lost {
         code,
         errno,
+        fd_reused,
         bytes_written: core.bytes_written(),
         bytes_unwritten: core.unwritten.load(SeqCst),
         sources_cut,

@@ -18,19 +18,20 @@ pub fn collect(env: Env, v: Value) -> Result<Vec<Value>> {
     let t = js::type_of(env, v);
     let mut global = ptr::null_mut();
     unsafe { sys::napi_get_global(env, &mut global) };
-    let symbol = js::get_named(env, global, "Symbol");
-    let iterator_key = js::get_named(env, symbol, "iterator");
+    let symbol = js::get_named(env, global, "Symbol")?;
+    let iterator_key = js::get_named(env, symbol, "iterator")?;
     let mut method = ptr::null_mut();
     let is_object = matches!(t, sys::ValueType::napi_object | sys::ValueType::napi_function);
     if is_object {
-      unsafe { sys::napi_get_property(env, v, iterator_key, &mut method) };
+      // A getter or a Proxy trap may throw: that exception is the caller's.
+      js::check(env, unsafe { sys::napi_get_property(env, v, iterator_key, &mut method) })?;
     }
     if !is_object || !js::is_function(env, method) {
       let msg = format!("The \"chunks\" argument must be an iterable of byte views. Received {}", js::describe(env, v));
       return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
     }
-    let array_ctor = js::get_named(env, global, "Array");
-    let from = js::get_named(env, array_ctor, "from");
+    let array_ctor = js::get_named(env, global, "Array")?;
+    let from = js::get_named(env, array_ctor, "from")?;
     match js::call(env, array_ctor, from, &[v]) {
       Ok(a) => a,
       Err(exc) => {
@@ -40,11 +41,12 @@ pub fn collect(env: Env, v: Value) -> Result<Vec<Value>> {
     }
   };
   let mut len = 0u32;
-  unsafe { sys::napi_get_array_length(env, array, &mut len) };
+  js::check(env, unsafe { sys::napi_get_array_length(env, array, &mut len) })?;
   let mut out = Vec::with_capacity(len as usize);
   for i in 0..len {
     let mut item = ptr::null_mut();
-    unsafe { sys::napi_get_element(env, array, i, &mut item) };
+    // An element may be a getter that throws.
+    js::check(env, unsafe { sys::napi_get_element(env, array, i, &mut item) })?;
     out.push(item);
   }
   Ok(out)

@@ -21,6 +21,36 @@ pub enum ErrorClass {
   RangeError,
 }
 
+/// `Ok` for `napi_ok`. Otherwise the call failed: with an exception pending (a getter or a
+/// Proxy trap threw, or one was already pending), report that; else throw an `Error` saying
+/// which N-API status came back, so a failure never goes unnoticed.
+pub fn check(env: Env, status: sys::napi_status) -> Result<()> {
+  if status == sys::Status::napi_ok {
+    return Ok(());
+  }
+  let mut pending = false;
+  unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+  if pending {
+    return Err(Error::new(Status::PendingException, "an exception is pending".to_string()));
+  }
+  let msg = format!("a Node-API call failed (status {status})");
+  Err(throw(env, ErrorClass::Error, "ERR_NAPI_CALL_FAILED", &msg))
+}
+
+/// Clear a pending exception (if any) and return it: for code that has nobody to throw to.
+pub fn take_exception(env: Env) -> Option<Value> {
+  let mut pending = false;
+  unsafe { sys::napi_is_exception_pending(env, &mut pending) };
+  if !pending {
+    return None;
+  }
+  let mut exc = ptr::null_mut();
+  unsafe { sys::napi_get_and_clear_last_exception(env, &mut exc) };
+  Some(exc)
+}
+
+/// A JS string. Only fails for lack of memory (or a string beyond V8's length limit); the
+/// null it then gives is read as `undefined` by every N-API call that takes it.
 fn js_string(env: Env, s: &str) -> Value {
   let mut v = ptr::null_mut();
   unsafe { sys::napi_create_string_utf8(env, s.as_ptr().cast(), s.len() as isize, &mut v) };
@@ -139,10 +169,10 @@ pub fn is_uint8_array(env: Env, v: Value) -> bool {
 pub struct JsRef(sys::napi_ref);
 
 impl JsRef {
-  pub fn new(env: Env, v: Value) -> JsRef {
+  pub fn new(env: Env, v: Value) -> Result<JsRef> {
     let mut r = ptr::null_mut();
-    unsafe { sys::napi_create_reference(env, v, 1, &mut r) };
-    JsRef(r)
+    check(env, unsafe { sys::napi_create_reference(env, v, 1, &mut r) })?;
+    Ok(JsRef(r))
   }
   pub fn get(self, env: Env) -> Value {
     let mut v = ptr::null_mut();
@@ -154,16 +184,25 @@ impl JsRef {
   }
 }
 
-pub fn get_named(env: Env, obj: Value, name: &str) -> Value {
-  let c = CString::new(name).unwrap();
+/// `obj[name]`. Runs user code (a getter, a Proxy trap): a throw comes back as the pending
+/// exception (`Status::PendingException`).
+pub fn get_named(env: Env, obj: Value, name: &str) -> Result<Value> {
+  let c = c_name(name);
   let mut v = ptr::null_mut();
-  unsafe { sys::napi_get_named_property(env, obj, c.as_ptr(), &mut v) };
-  v
+  check(env, unsafe { sys::napi_get_named_property(env, obj, c.as_ptr(), &mut v) })?;
+  Ok(v)
 }
 
-pub fn set_named(env: Env, obj: Value, name: &str, v: Value) {
-  let c = CString::new(name).unwrap();
-  unsafe { sys::napi_set_named_property(env, obj, c.as_ptr(), v) };
+/// `obj[name] = v`.
+pub fn set_named(env: Env, obj: Value, name: &str, v: Value) -> Result<()> {
+  let c = c_name(name);
+  check(env, unsafe { sys::napi_set_named_property(env, obj, c.as_ptr(), v) })
+}
+
+/// Property names are this crate's own string literals, which hold no NUL byte; one that did
+/// would read as the empty name rather than panic.
+fn c_name(name: &str) -> CString {
+  CString::new(name).unwrap_or_default()
 }
 
 pub fn undefined(env: Env) -> Value {
@@ -194,18 +233,23 @@ pub fn string(env: Env, s: &str) -> Value {
   js_string(env, s)
 }
 
-pub fn object(env: Env) -> Value {
+pub fn object(env: Env) -> Result<Value> {
   let mut v = ptr::null_mut();
-  unsafe { sys::napi_create_object(env, &mut v) };
-  v
+  check(env, unsafe { sys::napi_create_object(env, &mut v) })?;
+  Ok(v)
 }
 
+/// The number `v` holds (the caller checked that it is a number; anything else reads as NaN,
+/// which every range check refuses).
 pub fn get_f64(env: Env, v: Value) -> f64 {
-  let mut n = 0.0;
-  unsafe { sys::napi_get_value_double(env, v, &mut n) };
+  let mut n = f64::NAN;
+  if unsafe { sys::napi_get_value_double(env, v, &mut n) } != sys::Status::napi_ok {
+    return f64::NAN;
+  }
   n
 }
 
+/// The boolean `v` holds (the caller checked that it is a boolean).
 pub fn get_bool(env: Env, v: Value) -> bool {
   let mut b = false;
   unsafe { sys::napi_get_value_bool(env, v, &mut b) };
@@ -225,11 +269,7 @@ pub fn is_nullish(env: Env, v: Value) -> bool {
 pub fn call(env: Env, recv: Value, func: Value, args: &[Value]) -> std::result::Result<Value, Value> {
   let mut out = ptr::null_mut();
   let status = unsafe { sys::napi_call_function(env, recv, func, args.len(), args.as_ptr(), &mut out) };
-  let mut pending = false;
-  unsafe { sys::napi_is_exception_pending(env, &mut pending) };
-  if pending {
-    let mut exc = ptr::null_mut();
-    unsafe { sys::napi_get_and_clear_last_exception(env, &mut exc) };
+  if let Some(exc) = take_exception(env) {
     return Err(exc);
   }
   if status != sys::Status::napi_ok {
@@ -240,7 +280,10 @@ pub fn call(env: Env, recv: Value, func: Value, args: &[Value]) -> std::result::
 
 /// Call `obj[name]()`; a missing method is an error like a throw.
 pub fn call_method(env: Env, obj: Value, name: &str) -> std::result::Result<Value, Value> {
-  let f = get_named(env, obj, name);
+  let f = match get_named(env, obj, name) {
+    Ok(f) => f,
+    Err(_) => return Err(take_exception(env).unwrap_or_else(|| undefined(env))),
+  };
   if !is_function(env, f) {
     let msg = format!("producer.{name} is not a function");
     return Err(make_error(env, ErrorClass::Error, "ERR_INVALID_ARG_TYPE", &msg));
@@ -251,27 +294,31 @@ pub fn call_method(env: Env, obj: Value, name: &str) -> std::result::Result<Valu
 /// Report an exception nobody can receive (thrown by `onConnectionLost` or `stopProducing`)
 /// as a process warning, the way Node reports errors it cannot deliver.
 pub fn warn(env: Env, what: &str, exception: Value) {
+  let mut text = ptr::null_mut();
+  unsafe { sys::napi_coerce_to_string(env, exception, &mut text) };
+  let text = if take_exception(env).is_some() || text.is_null() { "(unprintable)".to_string() } else { read_string(env, text) };
+  emit_warning(env, &format!("process-writer: {what} threw: {text}"));
+}
+
+/// `process.emitWarning(message)`, if there is such a function; never throws.
+pub fn emit_warning(env: Env, message: &str) {
   let mut global = ptr::null_mut();
   unsafe { sys::napi_get_global(env, &mut global) };
-  let process = get_named(env, global, "process");
+  let Ok(process) = get_named(env, global, "process") else {
+    take_exception(env);
+    return;
+  };
   if is_nullish(env, process) {
     return;
   }
-  let emit = get_named(env, process, "emitWarning");
+  let Ok(emit) = get_named(env, process, "emitWarning") else {
+    take_exception(env);
+    return;
+  };
   if !is_function(env, emit) {
     return;
   }
-  let mut text = ptr::null_mut();
-  unsafe { sys::napi_coerce_to_string(env, exception, &mut text) };
-  let mut pending = false;
-  unsafe { sys::napi_is_exception_pending(env, &mut pending) };
-  if pending || text.is_null() {
-    let mut exc = ptr::null_mut();
-    unsafe { sys::napi_get_and_clear_last_exception(env, &mut exc) };
-    text = string(env, "(unprintable)");
-  }
-  let msg = string(env, &format!("process-writer: {what} threw: {}", read_string(env, text)));
-  let _ = call(env, process, emit, &[msg]);
+  let _ = call(env, process, emit, &[string(env, message)]);
 }
 
 pub fn read_string(env: Env, v: Value) -> String {
@@ -300,4 +347,47 @@ pub fn settle(env: Env, deferred: sys::napi_deferred, ok: bool, v: Value) {
       sys::napi_reject_deferred(env, deferred, v);
     }
   }
+}
+
+/// An optional whole-number option or argument: `None` when nullish, else a number from 0 to
+/// `max` (the same check for every entry point that takes it). A non-number throws a
+/// `TypeError` (`ERR_INVALID_ARG_TYPE`); NaN, infinities, fractions, negatives and values
+/// above `max` throw a `RangeError` (`ERR_OUT_OF_RANGE`).
+pub fn whole_number(env: Env, v: Value, name: &str, max: f64) -> Result<Option<f64>> {
+  if is_nullish(env, v) {
+    return Ok(None);
+  }
+  number_in_range(env, v, name, max).map(Some)
+}
+
+/// A required whole number from 0 to `max` (see [`whole_number`]).
+pub fn number_in_range(env: Env, v: Value, name: &str, max: f64) -> Result<f64> {
+  if type_of(env, v) != sys::ValueType::napi_number {
+    let msg = format!("The \"{name}\" option must be of type number. Received {}", describe(env, v));
+    return Err(throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+  }
+  let n = get_f64(env, v);
+  if !(n.is_finite() && n >= 0.0 && n <= max && n.fract() == 0.0) {
+    let msg = format!("The value of \"{name}\" is out of range. It must be a whole number from 0 to {max}. Received {n}");
+    return Err(throw(env, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", &msg));
+  }
+  Ok(n)
+}
+
+/// An optional boolean option: nullish is false, anything but a boolean throws a `TypeError`
+/// (`ERR_INVALID_ARG_TYPE`).
+pub fn optional_bool(env: Env, v: Value, name: &str) -> Result<bool> {
+  if is_nullish(env, v) {
+    return Ok(false);
+  }
+  required_bool(env, v, name)
+}
+
+/// A boolean, or a `TypeError` (`ERR_INVALID_ARG_TYPE`) naming `name`.
+pub fn required_bool(env: Env, v: Value, name: &str) -> Result<bool> {
+  if type_of(env, v) != sys::ValueType::napi_boolean {
+    let msg = format!("The \"{name}\" argument must be of type boolean. Received {}", describe(env, v));
+    return Err(throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+  }
+  Ok(get_bool(env, v))
 }

@@ -188,11 +188,15 @@ impl WriteQueue {
 
   /// The kernel took `n` bytes from the front; every chunk fully taken is passed to `done`
   /// (zero-copy writes keep them until the reader has consumed them).
-  pub fn consume_with(&mut self, mut n: usize, done: &mut dyn FnMut(Chunk)) {
-    assert!(n <= self.len, "consumed more than queued");
+  pub fn consume_with(&mut self, n: usize, done: &mut dyn FnMut(Chunk)) {
+    // The kernel never takes more than it was offered, and `io_slices` never offers more than
+    // `len`: checked in tests; in a release build a violation is clamped rather than allowed
+    // to panic on the I/O thread (which would stop every writer).
+    debug_assert!(n <= self.len, "consumed more than queued");
+    let mut n = n.min(self.len);
     self.len -= n;
     while n > 0 {
-      let head = self.chunks.front().expect("queue shorter than its length");
+      let Some(head) = self.chunks.front() else { break };
       let left = head.bytes().len() - self.head_offset;
       if n < left {
         self.head_offset += n;
@@ -200,7 +204,9 @@ impl WriteQueue {
       }
       n -= left;
       self.head_offset = 0;
-      done(self.chunks.pop_front().unwrap());
+      if let Some(chunk) = self.chunks.pop_front() {
+        done(chunk);
+      }
     }
     // Skip empty chunks at the front so `is_empty` and the chunk list agree.
     while self.len == 0 && !self.chunks.is_empty() {

@@ -16,7 +16,8 @@ use crate::js::{self, ErrorClass};
 use crate::read_hack::{AccessMode, FdKind};
 use crate::source_plan::{mechanism, Range};
 use crate::sys as os;
-use crate::writer::{moved_error, whole_number, ProcessWriter};
+use crate::js::whole_number;
+use crate::writer::{moved_error, ProcessWriter};
 
 static NEXT_SOURCE_ID: AtomicU64 = AtomicU64::new(1);
 
@@ -41,7 +42,8 @@ fn os_error(env: js::Env, err: std::io::Error, what: &str) -> Rejection {
 fn open_source(env: js::Env, source: js::Value) -> std::result::Result<(i32, bool), Rejection> {
   let mut v = source;
   if js::type_of(env, v) == sys::ValueType::napi_object {
-    v = js::get_named(env, v, "fd"); // fs.promises.FileHandle, or any { fd }
+    // fs.promises.FileHandle, or any { fd } (a getter that throws rejects with its error)
+    v = js::get_named(env, v, "fd").map_err(|_| js::take_exception(env).unwrap_or_else(|| js::undefined(env)))?;
   }
   match js::type_of(env, v) {
     sys::ValueType::napi_string => {
@@ -87,8 +89,8 @@ fn read_range(env: js::Env, options: js::Value) -> std::result::Result<(Option<u
     return Err(js::make_error(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
   }
   const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-  let start = whole_number(env, js::get_named(env, options, "start"), "start", MAX_SAFE).map_err(pending)?;
-  let end = whole_number(env, js::get_named(env, options, "end"), "end", MAX_SAFE).map_err(pending)?;
+  let start = whole_number(env, js::get_named(env, options, "start").map_err(pending)?, "start", MAX_SAFE).map_err(pending)?;
+  let end = whole_number(env, js::get_named(env, options, "end").map_err(pending)?, "end", MAX_SAFE).map_err(pending)?;
   if let (Some(s), Some(e)) = (start, end) {
     if e < s {
       let msg = format!("The value of \"end\" is out of range. It must be >= start ({s}). Received {e}");
@@ -176,7 +178,9 @@ impl ProcessWriter {
       }
       Err(err) => {
         if js::type_of(e, err) == sys::ValueType::napi_object {
-          js::set_named(e, err, "bytesWritten", js::number(e, 0.0));
+          if js::set_named(e, err, "bytesWritten", js::number(e, 0.0)).is_err() {
+            js::take_exception(e);
+          }
         }
         js::settle(e, deferred, false, err)
       }

@@ -147,7 +147,8 @@ impl JsSide {
   fn fail(&self, env: js::Env, exception: js::Value) {
     if self.core.abort(LostCode::ProducerError, true) {
       self.hold(env);
-      if let Some(old) = self.cause.replace(Some(JsRef::new(env, exception))) {
+      let cause = JsRef::new(env, exception).ok();
+      if let Some(old) = self.cause.replace(cause) {
         old.delete(env);
       }
     } else {
@@ -288,13 +289,15 @@ impl JsSide {
     }
   }
 
-  fn reason_object(&self, env: js::Env, lost: &Lost) -> js::Value {
-    let o = js::object(env);
-    js::set_named(env, o, "code", js::string(env, lost.code.as_str()));
-    js::set_named(env, o, "clean", js::boolean(env, lost.clean()));
+  /// The `ConnectionLostReason`. Fails only if setting a property runs user code that throws
+  /// (a setter someone put on `Object.prototype`), or for lack of memory.
+  fn reason_object(&self, env: js::Env, lost: &Lost) -> Result<js::Value> {
+    let o = js::object(env)?;
+    js::set_named(env, o, "code", js::string(env, lost.code.as_str()))?;
+    js::set_named(env, o, "clean", js::boolean(env, lost.clean()))?;
     let errno = lost.errno.map(os::errno_name);
     if let Some(e) = &errno {
-      js::set_named(env, o, "errno", js::string(env, e));
+      js::set_named(env, o, "errno", js::string(env, e))?;
     }
     let message = match (lost.code, &errno) {
       (LostCode::Done, _) => "the connection was closed cleanly".to_string(),
@@ -305,26 +308,47 @@ impl JsSide {
       (LostCode::Error, Some(e)) => format!("writing to the pipe failed ({e})"),
       (LostCode::Error, None) => "writing to the pipe failed".to_string(),
     };
-    js::set_named(env, o, "message", js::string(env, &message));
+    js::set_named(env, o, "message", js::string(env, &message))?;
     let child_fd = match self.core.child_fd {
       Some(n) => js::number(env, n as f64),
       None => js::null(env),
     };
-    js::set_named(env, o, "childFd", child_fd);
-    js::set_named(env, o, "bytesWritten", js::number(env, lost.bytes_written as f64));
-    js::set_named(env, o, "bytesUnwritten", js::number(env, lost.bytes_unwritten as f64));
+    js::set_named(env, o, "childFd", child_fd)?;
+    js::set_named(env, o, "bytesWritten", js::number(env, lost.bytes_written as f64))?;
+    js::set_named(env, o, "bytesUnwritten", js::number(env, lost.bytes_unwritten as f64))?;
     if let Some(c) = self.cause.take() {
-      if lost.code == LostCode::ProducerError {
-        js::set_named(env, o, "cause", c.get(env));
-      }
+      let set = match lost.code {
+        LostCode::ProducerError => js::set_named(env, o, "cause", c.get(env)),
+        _ => Ok(()),
+      };
       c.delete(env);
+      set?;
     }
-    o
+    Ok(o)
   }
 
   fn on_lost_event(&self, env: js::Env, lost: Lost) {
-    let reason = self.reason_object(env, &lost);
-    self.reason.set(Some(JsRef::new(env, reason)));
+    let reason = match self.reason_object(env, &lost) {
+      Ok(r) => r,
+      Err(_) => {
+        // Still end the connection and call back, with what could be built.
+        if let Some(exc) = js::take_exception(env) {
+          js::warn(env, "building the connection-lost reason", exc);
+        }
+        js::object(env).unwrap_or_else(|_| js::undefined(env))
+      }
+    };
+    self.reason.set(JsRef::new(env, reason).ok());
+    if lost.fd_reused {
+      let fd = self.core.fd_given;
+      js::emit_warning(
+        env,
+        &format!(
+          "process-writer: fd {fd} was closed by someone else while a ProcessWriter owned it, and the number now \
+           refers to another file; the writer wrote through its own duplicate and left fd {fd} alone"
+        ),
+      );
+    }
     self.end_backpressure();
     self.paused.set(false);
     if let Some((p, _)) = self.producer.take() {
@@ -376,7 +400,9 @@ impl JsSide {
         let code = os::errno_name(n);
         let msg = format!("{code}: reading the source failed after {moved} bytes ({})", std::io::Error::from_raw_os_error(n));
         let err = js::make_error(env, ErrorClass::Error, &code, &msg);
-        js::set_named(env, err, "bytesWritten", js::number(env, moved as f64));
+        if js::set_named(env, err, "bytesWritten", js::number(env, moved as f64)).is_err() {
+          js::take_exception(env);
+        }
         js::settle(env, d, false, err);
       }
     }
@@ -412,7 +438,7 @@ impl JsSide {
 
   fn set_callback(&self, env: js::Env, slot: &Cell<Option<JsRef>>, v: js::Value, name: &str) -> Result<()> {
     check_callback(env, v, name)?;
-    let new = (!js::is_nullish(env, v)).then(|| JsRef::new(env, v));
+    let new = if js::is_nullish(env, v) { None } else { Some(JsRef::new(env, v)?) };
     if let Some(old) = slot.replace(new) {
       old.delete(env);
     }
@@ -427,6 +453,16 @@ fn check_callback(env: js::Env, v: js::Value, name: &str) -> Result<()> {
   }
   let msg = format!("The \"{name}\" option must be a function, null or undefined. Received {}", js::describe(env, v));
   Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg))
+}
+
+/// A number assigned to a property (range checks follow): anything else is a `TypeError`
+/// (`ERR_INVALID_ARG_TYPE`), as Node's setters throw.
+fn number_property(env: js::Env, v: js::Value, name: &str) -> Result<f64> {
+  if js::type_of(env, v) != sys::ValueType::napi_number {
+    let msg = format!("The \"{name}\" property must be of type number. Received {}", js::describe(env, v));
+    return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+  }
+  Ok(js::get_f64(env, v))
 }
 
 /// The referenced value, or `null`.
@@ -447,20 +483,10 @@ struct Options {
   on_drain: js::Value,
 }
 
-pub(crate) fn whole_number(env: js::Env, v: js::Value, name: &str, max: f64) -> Result<Option<f64>> {
-  if js::is_nullish(env, v) {
-    return Ok(None);
-  }
-  if js::type_of(env, v) != sys::ValueType::napi_number {
-    let msg = format!("The \"{name}\" option must be of type number. Received {}", js::describe(env, v));
-    return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
-  }
-  let n = js::get_f64(env, v);
-  if !(n.is_finite() && n >= 0.0 && n <= max && n.fract() == 0.0) {
-    let msg = format!("The value of \"{name}\" is out of range. It must be a whole number from 0 to {max}. Received {n}");
-    return Err(js::throw(env, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", &msg));
-  }
-  Ok(Some(n))
+/// The `pipeSize` option, checked the same way by the constructor, `openPipe`, `createPipe` and
+/// `spawn` (a whole number of bytes up to 2^31 - 1; nullish: the kernel's default).
+pub fn pipe_size_option(env: js::Env, v: js::Value) -> Result<Option<usize>> {
+  Ok(js::whole_number(env, v, "pipeSize", i32::MAX as f64)?.map(|n| n as usize))
 }
 
 fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
@@ -482,18 +508,19 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
     return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
   }
   const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
-  o.child_fd = whole_number(env, js::get_named(env, v, "childFd"), "childFd", i32::MAX as f64)?.map(|n| n as i32);
-  o.buffer_size = whole_number(env, js::get_named(env, v, "bufferSize"), "bufferSize", MAX_SAFE)?;
-  if let Some(n) = whole_number(env, js::get_named(env, v, "lowWaterMark"), "lowWaterMark", MAX_SAFE)? {
+  // Each read may run a getter or a Proxy trap: a throw stops here, with the exception pending
+  // and nothing done to the fd.
+  let get = |name: &str| js::get_named(env, v, name);
+  o.child_fd = js::whole_number(env, get("childFd")?, "childFd", i32::MAX as f64)?.map(|n| n as i32);
+  o.buffer_size = js::whole_number(env, get("bufferSize")?, "bufferSize", MAX_SAFE)?;
+  if let Some(n) = js::whole_number(env, get("lowWaterMark")?, "lowWaterMark", MAX_SAFE)? {
     o.low_water = n;
   }
-  let force = js::get_named(env, v, "forceReadHack");
-  o.force_read_hack = !js::is_nullish(env, force) && js::get_bool(env, force);
-  o.pipe_size = whole_number(env, js::get_named(env, v, "pipeSize"), "pipeSize", i32::MAX as f64)?.map(|n| n as usize);
-  let zero_copy = js::get_named(env, v, "zeroCopy");
-  o.zero_copy = !js::is_nullish(env, zero_copy) && js::get_bool(env, zero_copy);
-  o.on_lost = js::get_named(env, v, "onConnectionLost");
-  o.on_drain = js::get_named(env, v, "onDrain");
+  o.force_read_hack = js::optional_bool(env, get("forceReadHack")?, "forceReadHack")?;
+  o.pipe_size = pipe_size_option(env, get("pipeSize")?)?;
+  o.zero_copy = js::optional_bool(env, get("zeroCopy")?, "zeroCopy")?;
+  o.on_lost = get("onConnectionLost")?;
+  o.on_drain = get("onDrain")?;
   Ok(o)
 }
 
@@ -519,6 +546,9 @@ impl ProcessWriter {
   /// `ERR_OUT_OF_RANGE`).
   #[napi(constructor, ts_args_type = "fd: number, options?: ProcessWriterOptions | undefined | null")]
   pub fn new(env: Env, fd: Unknown<'_>, options: Option<Unknown<'_>>) -> Result<Self> {
+    // Until the end, where the writer takes the fd, every failure leaves it exactly as it was
+    // given (open, same flags) and the caller's: whatever can fail runs before the fd is
+    // changed, and what follows the change undoes it.
     let e = env.raw();
     let fd_v = fd.raw();
     if js::type_of(e, fd_v) != sys::ValueType::napi_number {
@@ -532,13 +562,14 @@ impl ProcessWriter {
     }
     let fd = n as i32;
     let opts = read_options(e, options.map(|o| o.raw()).unwrap_or(ptr::null_mut()))?;
-    // Checked before the fd is changed, so that a bad option leaves it as it was.
     check_callback(e, opts.on_lost, "onConnectionLost")?;
     check_callback(e, opts.on_drain, "onDrain")?;
-    let (access, was_nonblocking) = os::fd_status(fd).map_err(|err| {
-      let code = err.raw_os_error().map(os::errno_name).unwrap_or_else(|| "EBADF".into());
-      js::throw(e, ErrorClass::Error, &code, &format!("fd {fd} is not an open file descriptor ({err})"))
-    })?;
+    let os_error = |err: std::io::Error, what: &str| {
+      let code = err.raw_os_error().map(os::errno_name).unwrap_or_else(|| "EIO".into());
+      js::throw(e, ErrorClass::Error, &code, &format!("{what} ({err})"))
+    };
+    let (access, was_nonblocking) =
+      os::fd_status(fd).map_err(|err| os_error(err, &format!("fd {fd} is not an open file descriptor")))?;
     if access == AccessMode::ReadOnly {
       return Err(js::throw(e, ErrorClass::Error, "ERR_FD_NOT_WRITABLE", &format!("fd {fd} is not open for writing")));
     }
@@ -548,26 +579,19 @@ impl ProcessWriter {
     let (buffer_size, low_water) =
       flow::validate_marks(size, opts.low_water).map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
     let read_hack = read_hack::decide(Os::current(), os::kernel_version(), kind, access, opts.force_read_hack);
-    if !was_nonblocking {
-      os::set_nonblocking(fd, true).map_err(|err| js::throw(e, ErrorClass::Error, "ERR_FD_SETUP", &err.to_string()))?;
-    }
-    os::suppress_sigpipe(fd);
-    let capacity = match (kind, opts.pipe_size) {
-      (FdKind::Pipe, Some(want)) => crate::pipe_budget::enlarge(fd, want as u64),
-      (FdKind::Pipe, None) => os::pipe_capacity(fd).map(|c| {
-        crate::pipe_budget::with(|b| b.record(fd, c as u64));
-        c as u64
-      }),
-      _ => None,
-    };
+    // The first writer starts the I/O thread; with no fd or thread left this throws (EMFILE).
+    crate::io_thread::start().map_err(|err| os_error(err, "cannot start the I/O thread"))?;
+    let io_fd = os::dup_cloexec(fd).map_err(|err| os_error(err, &format!("cannot duplicate fd {fd}")))?;
+    // From here `core` owns `io_fd` (closed when it is dropped, unless the I/O thread did).
     let core = Core::new(CoreConfig {
       fd,
+      io_fd,
       child_fd: opts.child_fd,
       kind,
       read_hack,
       restore_blocking: !was_nonblocking,
       zero_copy,
-      pipe_capacity: capacity.unwrap_or(0),
+      pipe_capacity: 0,
       buffer_size,
       low_water,
     });
@@ -592,8 +616,20 @@ impl ProcessWriter {
       lose_requested: Cell::new(false),
       sources: RefCell::new(Vec::new()),
     });
-    side.set_callback(e, &side.on_lost, opts.on_lost, "onConnectionLost")?;
-    side.set_callback(e, &side.on_drain, opts.on_drain, "onDrain")?;
+    let unwind = |side: &JsSide| {
+      for slot in [&side.on_lost, &side.on_drain] {
+        if let Some(r) = slot.take() {
+          r.delete(e);
+        }
+      }
+    };
+    if let Err(err) = side
+      .set_callback(e, &side.on_lost, opts.on_lost, "onConnectionLost")
+      .and_then(|()| side.set_callback(e, &side.on_drain, opts.on_drain, "onDrain"))
+    {
+      unwind(&side);
+      return Err(err);
+    }
 
     let ctx = Rc::into_raw(side.clone()) as *mut c_void;
     let mut tsfn = ptr::null_mut();
@@ -614,19 +650,48 @@ impl ProcessWriter {
     };
     if status != sys::Status::napi_ok {
       unsafe { drop(Rc::from_raw(ctx as *const JsSide)) };
-      core.abort(LostCode::Aborted, false);
-      return Err(Error::new(Status::GenericFailure, "cannot create the writer's callback channel"));
+      unwind(&side);
+      return Err(js::check(e, status).err().unwrap_or_else(|| Error::new(Status::GenericFailure, "tsfn")));
     }
-    unsafe { sys::napi_unref_threadsafe_function(e, tsfn) };
     side.tsfn.set(tsfn);
+    let hook_arg = Rc::into_raw(side.clone());
+    let status = unsafe { sys::napi_add_env_cleanup_hook(e, Some(env_cleanup), hook_arg as *mut c_void) };
+    if status != sys::Status::napi_ok {
+      unsafe { drop(Rc::from_raw(hook_arg)) };
+      side.release_callbacks(sys::ThreadsafeFunctionReleaseMode::abort);
+      unwind(&side);
+      return Err(js::check(e, status).err().unwrap_or_else(|| Error::new(Status::GenericFailure, "hook")));
+    }
+    side.hook_arg.set(hook_arg);
+    // The last step that can fail, and the first that changes the fd (its open file
+    // description, shared with `io_fd`).
+    if !was_nonblocking {
+      if let Err(err) = os::set_nonblocking(io_fd, true) {
+        side.finish(e);
+        unwind(&side);
+        return Err(js::throw(e, ErrorClass::Error, "ERR_FD_SETUP", &err.to_string()));
+      }
+    }
+    // The writer owns the fd from here on.
+    crate::held::hand_over(e, fd);
+    unsafe { sys::napi_unref_threadsafe_function(e, tsfn) };
+    os::suppress_sigpipe(io_fd);
+    // Enlargements are recorded under the number the writer was given (`closeFd` and the
+    // close give them back by that number).
+    let capacity = match (kind, opts.pipe_size) {
+      (FdKind::Pipe, Some(want)) => crate::pipe_budget::enlarge(fd, want as u64),
+      (FdKind::Pipe, None) => os::pipe_capacity(fd).map(|c| {
+        crate::pipe_budget::with(|b| b.record(fd, c as u64));
+        c as u64
+      }),
+      _ => None,
+    };
+    core.pipe_capacity.store(capacity.unwrap_or(0), SeqCst);
     let t = SendPtr(tsfn);
     core.set_notifier(Some(Box::new(move || {
       let t = &t;
       unsafe { sys::napi_call_threadsafe_function(t.0, ptr::null_mut(), sys::ThreadsafeFunctionCallMode::nonblocking) };
     })));
-    let hook_arg = Rc::into_raw(side.clone());
-    side.hook_arg.set(hook_arg);
-    unsafe { sys::napi_add_env_cleanup_hook(e, Some(env_cleanup), hook_arg as *mut c_void) };
     // Register with the poller now: reader-gone detection is armed from the start.
     core.schedule();
     Ok(ProcessWriter { side })
@@ -658,8 +723,9 @@ impl ProcessWriter {
     self.side.core.buffer_size.load(SeqCst) as f64
   }
 
-  #[napi(setter)]
-  pub fn set_buffer_size(&self, env: Env, value: f64) -> Result<()> {
+  #[napi(setter, ts_args_type = "value: number")]
+  pub fn set_buffer_size(&self, env: Env, value: Unknown<'_>) -> Result<()> {
+    let value = number_property(env.raw(), value.raw(), "bufferSize")?;
     let low = self.side.core.low_water.load(SeqCst) as f64;
     let (b, _) = flow::validate_marks(value, low.min(value.max(0.0)))
       .map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
@@ -676,8 +742,9 @@ impl ProcessWriter {
     self.side.core.low_water.load(SeqCst) as f64
   }
 
-  #[napi(setter)]
-  pub fn set_low_water_mark(&self, env: Env, value: f64) -> Result<()> {
+  #[napi(setter, ts_args_type = "value: number")]
+  pub fn set_low_water_mark(&self, env: Env, value: Unknown<'_>) -> Result<()> {
+    let value = number_property(env.raw(), value.raw(), "lowWaterMark")?;
     let size = self.side.core.buffer_size.load(SeqCst) as f64;
     let (_, l) = flow::validate_marks(size, value).map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
     self.side.core.low_water.store(l, SeqCst);
@@ -871,9 +938,10 @@ impl ProcessWriter {
   /// `stopProducing()` once when the connection ends. Throws `ERR_PRODUCER_ALREADY_REGISTERED`
   /// when one is registered; on a closed writer calls `stopProducing()` at once.
   #[napi(ts_args_type = "producer: PushProducer | PullProducer, streaming: boolean")]
-  pub fn register_producer(&self, env: Env, producer: Unknown<'_>, streaming: bool) -> Result<()> {
+  pub fn register_producer(&self, env: Env, producer: Unknown<'_>, streaming: Unknown<'_>) -> Result<()> {
     let e = env.raw();
     let p = producer.raw();
+    let streaming = js::required_bool(e, streaming.raw(), "streaming")?;
     let needed: &[&str] = if streaming {
       &["pauseProducing", "resumeProducing", "stopProducing"]
     } else {
@@ -881,7 +949,7 @@ impl ProcessWriter {
     };
     let is_object = matches!(js::type_of(e, p), sys::ValueType::napi_object | sys::ValueType::napi_function);
     for m in needed {
-      if !is_object || !js::is_function(e, js::get_named(e, p, m)) {
+      if !is_object || !js::is_function(e, js::get_named(e, p, m)?) {
         let msg = format!("The \"producer\" argument must have a {m}() method. Received {}", js::describe(e, p));
         return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
       }
@@ -901,7 +969,7 @@ impl ProcessWriter {
       }
       return Ok(());
     }
-    side.producer.set(Some((JsRef::new(e, p), streaming)));
+    side.producer.set(Some((JsRef::new(e, p)?, streaming)));
     side.paused.set(false);
     side.publish_waits();
     if !streaming {
@@ -939,7 +1007,7 @@ impl ProcessWriter {
     let e = env.raw();
     let side = &self.side;
     let c = &side.core;
-    let o = js::object(e);
+    let o = js::object(e)?;
     let mut paused_ms = side.paused_ms.get();
     if let Some(t) = side.over_since.get() {
       paused_ms += t.elapsed().as_secs_f64() * 1000.0;
@@ -956,12 +1024,12 @@ impl ProcessWriter {
       ("resumes", side.resumes.get() as f64),
       ("pausedMs", paused_ms),
       ("drainsAwaited", side.drains_awaited.get() as f64),
-      ("pipeCapacity", c.pipe_capacity as f64),
+      ("pipeCapacity", c.pipe_capacity.load(SeqCst) as f64),
     ];
     for (k, v) in fields {
-      js::set_named(e, o, k, js::number(e, v));
+      js::set_named(e, o, k, js::number(e, v))?;
     }
-    js::set_named(e, o, "transport", js::string(e, c.kind.as_str()));
+    js::set_named(e, o, "transport", js::string(e, c.kind.as_str()))?;
     unsafe { Unknown::from_napi_value(e, o) }
   }
 }
@@ -977,10 +1045,21 @@ impl Drop for ProcessWriter {
 /// `message` are the reason's, `reason` is the reason itself, `bytesWritten` what the source
 /// moved before the end.
 pub(crate) fn moved_error(env: js::Env, reason: js::Value, moved: u64) -> js::Value {
-  let code = js::read_string(env, js::get_named(env, reason, "code"));
-  let message = js::read_string(env, js::get_named(env, reason, "message"));
+  // The reason is our own plain object; a failure (a throwing getter someone put on
+  // `Object.prototype`) leaves the field out rather than an exception pending.
+  let field = |name: &str| match js::get_named(env, reason, name) {
+    Ok(v) => js::read_string(env, v),
+    Err(_) => {
+      js::take_exception(env);
+      String::new()
+    }
+  };
+  let (code, message) = (field("code"), field("message"));
   let err = js::make_error(env, ErrorClass::Error, &code, &message);
-  js::set_named(env, err, "reason", reason);
-  js::set_named(env, err, "bytesWritten", js::number(env, moved as f64));
+  for (name, v) in [("reason", reason), ("bytesWritten", js::number(env, moved as f64))] {
+    if js::set_named(env, err, name, v).is_err() {
+      js::take_exception(env);
+    }
+  }
   err
 }

@@ -34,6 +34,13 @@ pub fn set_nonblocking(fd: RawFd, on: bool) -> io::Result<()> {
   Ok(())
 }
 
+/// Whether two fds refer to the same file (same device and inode, as `fstat` reports them).
+/// False when either is not open.
+pub fn same_file(a: RawFd, b: RawFd) -> bool {
+  let (mut sa, mut sb): (libc::stat, libc::stat) = unsafe { (std::mem::zeroed(), std::mem::zeroed()) };
+  unsafe { libc::fstat(a, &mut sa) == 0 && libc::fstat(b, &mut sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino }
+}
+
 /// What the fd is.
 pub fn fd_kind(fd: RawFd) -> io::Result<FdKind> {
   let mut st: libc::stat = unsafe { std::mem::zeroed() };
