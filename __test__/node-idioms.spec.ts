@@ -1,8 +1,14 @@
 // Idioms from Node's Writable, execa and tinyexec: write(string, encoding) and end() on the
 // writer, child.stdin as a Writable over the fd 0 writer, and run(). Real children throughout.
 import test from 'ava'
-import { ConnectionLostError, closed, spawn } from '../lib/index.js'
-import { collect, exitOf, sha256 } from './node-helpers.mjs'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { ConnectionLostError, closed, feed, spawn } from '../lib/index.js'
+import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
 
 test('write(string) is UTF-8 by default; other Buffer encodings; mixed with bytes, order kept', async (t) => {
   const { child, stdin } = spawn('sha256sum', [], { stdio: ['writer', 'pipe', 'inherit'] })
@@ -119,3 +125,105 @@ test('end(callback) gets a ConnectionLostError when the child stopped reading', 
   await exitOf(child)
 })
 
+
+// child.stdin
+
+test('child.stdin is a Writable over the fd 0 writer: pipeline(source, child.stdin) into sha256sum', async (t) => {
+  const data = testData(3 * 1024 * 1024 + 5)
+  const { child, stdin } = spawn('sha256sum', [], { stdio: ['writer', 'pipe', 'inherit'] })
+  t.true(child.stdin instanceof Writable)
+  t.is(child.stdio[0], child.stdin)
+  const out = collect(child.stdout)
+  const chunks = (function* () {
+    for (let off = 0; off < data.length; off += 100_000) yield data.subarray(off, off + 100_000)
+  })()
+  await pipeline(Readable.from(chunks), child.stdin!)
+  const reason = await closed(stdin!)
+  t.is(reason.code, 'DONE')
+  t.is(reason.bytesWritten, data.length)
+  t.is((await out).toString().split(' ')[0], sha256(data))
+  t.deepEqual(await exitOf(child), { code: 0, signal: null })
+})
+
+test("child.stdin.end(data), Node's idiom; the child's exit does not cut it short", async (t) => {
+  for (let i = 0; i < 5; i++) {
+    const { child } = spawn('wc', ['-c'], { stdio: ['writer', 'pipe', 'inherit'] })
+    const out = collect(child.stdout)
+    const finished = once(child.stdin!, 'finish')
+    child.stdin!.end('x'.repeat(200_000))
+    await finished
+    t.is((await out).toString().trim(), '200000')
+    await exitOf(child)
+  }
+})
+
+test('pipeline into a child that stops reading rejects with ConnectionLostError READER_CLOSED', async (t) => {
+  const { child, stdin } = spawn('head', ['-c', '5'], { stdio: ['writer', 'pipe', 'inherit'] })
+  const out = collect(child.stdout)
+  const endless = (function* () {
+    for (;;) yield Buffer.alloc(65536, 97)
+  })()
+  const err = await t.throwsAsync(pipeline(Readable.from(endless), child.stdin!), { instanceOf: ConnectionLostError })
+  t.is((err as ConnectionLostError).code, 'READER_CLOSED')
+  t.is((await closed(stdin!)).code, 'READER_CLOSED')
+  t.is((await out).toString(), 'aaaaa')
+})
+
+test('reading child.stdin does not take the writer: feed() still works, and the stream just closes', async (t) => {
+  const { child, stdin } = spawn('wc', ['-c'], { stdio: ['writer', 'pipe', 'inherit'] })
+  const s = child.stdin!
+  let errored: unknown = null
+  s.on('error', (e) => (errored = e))
+  const out = collect(child.stdout)
+  t.is((await feed(stdin!, 'y'.repeat(70_000))).code, 'DONE')
+  t.is((await out).toString().trim(), '70000')
+  await exitOf(child)
+  if (!s.closed) await once(s, 'close')
+  t.true(s.destroyed)
+  t.is(errored, null)
+})
+
+test('a child that read all it was given and exited closes child.stdin without an error', async (t) => {
+  const { child, stdin } = spawn('head', ['-c', '3'], { stdio: ['writer', 'pipe', 'inherit'] })
+  const s = child.stdin!
+  let errored: unknown = null
+  s.on('error', (e) => (errored = e))
+  const closedEvent = once(s, 'close')
+  s.write('abc')
+  t.is((await collect(child.stdout)).toString(), 'abc')
+  await closedEvent
+  t.is(errored, null)
+  const reason = await closed(stdin!)
+  t.is(reason.code, 'READER_CLOSED')
+  t.true(reason.clean)
+})
+
+test('a grandchild holding the pipe is still fed through child.stdin after the child exited', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-stdin-'))
+  const file = join(dir, 'out')
+  try {
+    // sh exits at once; the backgrounded cat keeps the pipe open (through fd 3: sh gives a
+    // background job /dev/null as fd 0 before any redirection of its own).
+    const { child, stdin } = spawn('sh', ['-c', 'exec 3<&0; cat <&3 > "$0" &', file], { stdio: ['writer', 'ignore', 'inherit'] })
+    const s = child.stdin!
+    s.write('early ')
+    await exitOf(child)
+    t.false(s.destroyed)
+    s.end('late')
+    await once(s, 'finish')
+    t.is((await closed(stdin!)).code, 'DONE')
+    for (let i = 0; i < 100 && readFileSync(file, 'utf8') !== 'early late'; i++) await new Promise((r) => setTimeout(r, 20))
+    t.is(readFileSync(file, 'utf8'), 'early late')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('a command that cannot start: child.stdin is a destroyed Writable, the error is on the child', async (t) => {
+  const { child, stdin } = spawn('process-writer-no-such-command', [])
+  const [err] = (await once(child, 'error')) as [NodeJS.ErrnoException]
+  t.is(err.code, 'ENOENT')
+  t.true(child.stdin instanceof Writable)
+  t.true(child.stdin!.destroyed)
+  t.is((await closed(stdin!)).code, 'ABORTED')
+})

@@ -1,5 +1,6 @@
 import test from 'ava'
 import * as child_process from 'node:child_process'
+import { Writable } from 'node:stream'
 import { ProcessWriter, closeFd, closed, createPipe, feed, spawn } from '../lib/index.js'
 import { collect, exitOf, openFds, settleFds, sha256, testData } from './node-helpers.mjs'
 
@@ -29,7 +30,7 @@ test('spawn: fd 0 is a writer by default; bytes and sha256 match (sha256sum, wc 
     t.true(stdin instanceof ProcessWriter)
     t.is(writers[0], stdin!)
     t.is(stdin!.childFd, 0)
-    t.is(child.stdin, null)
+    t.true(child.stdin instanceof Writable, 'child.stdin is a Writable over the writer (node-idioms.spec.ts)')
     const out = collect(child.stdout)
     const reason = await feed(stdin!, data)
     t.is(reason.code, 'DONE')

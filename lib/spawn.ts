@@ -5,6 +5,7 @@ import { _openHeld, closeFd } from './native.js'
 import { ProcessWriter } from './process-writer.js'
 import type { ProcessWriterOptions } from './native.js'
 import { closed } from './closed.js'
+import { exposeStdin } from './child-stdin.js'
 
 /**
  * The pipe capacity `spawn` and `createPipe` ask for unless told otherwise: a 1 MiB pipe holds a
@@ -161,6 +162,9 @@ export function spawn(
     const listener = onAbort
     Promise.all(writerList.map((w) => closed(w))).then(() => signal.removeEventListener('abort', listener))
   }
+
+  // child.stdin: a Writable over the fd 0 writer instead of Node's null (see child-stdin.ts).
+  if (writers[0]) exposeStdin(child, writers[0])
 
   return { child, stdin: writers[0] ?? null, writers }
 }

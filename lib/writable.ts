@@ -35,11 +35,42 @@ function asView(chunk: unknown): ArrayBufferView {
  * before it finished aborts the writer.
  */
 export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {}): Writable {
+  return writableOver(writer, options, false)
+}
+
+/**
+ * Set to true on a stream made by `writableOver` to make a `destroy()` without an error close
+ * the writer gently: what it already accepted is flushed (`loseConnection()`), and a writer the
+ * stream never wrote to is left alone. Used for `child.stdin`, which Node destroys as the child
+ * exits.
+ */
+export const CLOSE_ON_DESTROY = Symbol('processWriter.closeOnDestroy')
+/** Read-only flag on a stream made by `writableOver`: it has written to (or ended) the writer. */
+export const IN_USE = Symbol('processWriter.inUse')
+
+/**
+ * `toWritable`, and the `child.stdin` variant (`lazy`), which differs in two ways:
+ * - the stream registers its producer at its first write, so that merely reading `child.stdin`
+ *   does not take the writer from `feed()` or the user's own producer;
+ * - when the connection ends without `end()`, it closes quietly (no `'error'`) if it never wrote,
+ *   or if the reader left after taking everything (`READER_CLOSED`, `clean`) and no write is
+ *   waiting: as Node's `child.stdin` when a child exits. Bytes that could not be delivered
+ *   still fail it with a `ConnectionLostError`.
+ */
+export function writableOver(writer: ProcessWriter, options: ToWritableOptions, lazy: boolean): Writable {
   // A write callback held while the writer is paused (stopProducing: the reason arrives
   // through closed(); nothing to do synchronously).
   const gate = pauseGate<(err?: Error | null) => void>((cb) => cb())
   let finishing = false
   let finished = false
+  let registered = false
+  let used = false
+  const use = () => {
+    if (used) return
+    writer.registerProducer(gate.producer, true)
+    used = registered = true
+    Object.defineProperty(stream, IN_USE, { value: true })
+  }
 
   const stream = new Writable({
     highWaterMark: options.highWaterMark ?? writer.bufferSize,
@@ -49,6 +80,7 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
       let view: ArrayBufferView
       try {
         view = asView(chunk)
+        use()
       } catch (err) {
         cb(err as Error)
         return
@@ -60,6 +92,7 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
       let views: ArrayBufferView[]
       try {
         views = chunks.map((c) => asView(c.chunk))
+        use()
       } catch (err) {
         cb(err as Error)
         return
@@ -69,8 +102,13 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
     },
     final(cb) {
       finishing = true
+      if (!used) {
+        used = true
+        Object.defineProperty(stream, IN_USE, { value: true })
+      }
       try {
-        writer.unregisterProducer()
+        if (registered) writer.unregisterProducer()
+        registered = false
         writer.loseConnection()
       } catch (err) {
         cb(err as Error)
@@ -88,12 +126,20 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
     destroy(err, cb) {
       const p = gate.take()
       if (!finished) {
-        try {
-          writer.unregisterProducer()
-        } catch {
-          /* not registered */
+        const gentle = err == null && (stream as Writable & { [CLOSE_ON_DESTROY]?: boolean })[CLOSE_ON_DESTROY] === true
+        if (registered) {
+          try {
+            writer.unregisterProducer()
+          } catch {
+            /* not registered */
+          }
+          registered = false
         }
-        if (writer.connected) writer.abortConnection()
+        if (!gentle) {
+          if (writer.connected) writer.abortConnection()
+        } else if (used && writer.connected) {
+          writer.loseConnection()
+        }
       }
       // A write still waiting for the writer is failed with the same error.
       if (p) p(err ?? new Error('stream destroyed'))
@@ -114,10 +160,16 @@ export function toWritable(writer: ProcessWriter, options: ToWritableOptions = {
     }
   }
 
-  writer.registerProducer(gate.producer, true)
+  if (!lazy) use()
   closed(writer).then((reason: ConnectionLostReason) => {
     if (finished || stream.destroyed) return
     if (finishing) return // final() reports it
+    if (!used || (lazy && reason.code === 'READER_CLOSED' && reason.clean && stream.writableLength === 0)) {
+      // Lazy only: never written to (whoever fed the writer has its reason), or the reader took
+      // everything and left: close without an error.
+      stream.destroy()
+      return
+    }
     const err = reason.code === 'ABORTED' && options.signal?.aborted ? abortErrorFrom(options.signal) : new ConnectionLostError(reason)
     const cb = gate.take()
     if (cb) cb(err)
