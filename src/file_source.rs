@@ -86,6 +86,7 @@ pub struct Source {
 
 impl Drop for Source {
   fn drop(&mut self) {
+    crate::pipe_budget::with(|b| b.release(self.fd));
     let _ = sys::close(self.fd);
   }
 }
