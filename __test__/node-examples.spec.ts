@@ -19,6 +19,7 @@ function run(file: string): Promise<{ code: number; stdout: string; stderr: stri
 const expected: Record<string, (out: string) => boolean | RegExpMatchArray | null> = {
   'feed-file.mjs': (o) =>
     o === `DONE: 400029 bytes written, sha256sum exited with 0\n${sha256(readFileSync(join(ROOT, 'examples/sample.txt')))}\n`,
+  'write-file.mjs': (o) => o === 'moved 400000 bytes from the file\nwc -c says 400015\n',
   'pipeline.mjs': (o) => o === 'pipeline done (DONE); wc -c says 400029\n',
   'web-stream.mjs': (o) => o === 'wc -l says 1000\n',
   'extra-fd.mjs': (o) => o === 'stdin: hello\nfd 3: world\nDONE 0 DONE 3\n',
