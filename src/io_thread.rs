@@ -727,10 +727,13 @@ impl IoThread {
   /// fd once, and tell JS (unless `notify` is false: env teardown, nobody to tell).
   fn close(poll: &Poll, w: &mut IoWriter, code: LostCode, errno: Option<i32>, notify: bool) {
     let core = w.core.clone();
-    // Zero-copy memory still mapped in the pipe must outlive any reader that may read it:
-    // after a reader-gone loss the pipe is freed by our close; otherwise it is leaked (at
-    // most one pipe's capacity), never reused.
+    // Zero-copy memory still mapped in the pipe (the bytes the reader has not read, at most
+    // the pipe's capacity) must stay unchanged while a reader may read it. After a reader-gone
+    // loss nobody will: our close frees the pipe. Otherwise those bytes are replaced by copies
+    // in the pipe (`sys::copy_unread_in_place`) and the memory is released at once; only if
+    // that fails (no `/proc`, no fd left) is it kept for good, never freed or reused.
     let mut mapped: Vec<Chunk> = Vec::new();
+    let mut mapped_free = true;
     let inflight_len = w.inflight.len();
     if core.zero_copy {
       w.release_consumed();
@@ -742,6 +745,15 @@ impl IoThread {
         core.unwritten.fetch_add(unread, SeqCst);
       } else {
         core.written.fetch_add(unread, SeqCst);
+        let io_fd = core.io_fd.load(SeqCst);
+        match sys::copy_unread_in_place(io_fd) {
+          Ok(lost) => {
+            let lost = (lost as u64).min(unread);
+            core.written.fetch_sub(lost, SeqCst);
+            core.unwritten.fetch_add(lost, SeqCst);
+          }
+          Err(_) => mapped_free = false,
+        }
       }
     }
     // Take the pending chunks out under the lock, drop them (JS buffers release their
@@ -793,8 +805,10 @@ impl IoThread {
     if errno == Some(libc::EPIPE) {
       sys::discard_pending_sigpipe();
     }
-    if code != LostCode::ReaderClosed {
-      for chunk in mapped {
+    for chunk in mapped {
+      if mapped_free {
+        retire(chunk, &mut w.spare, &mut w.written_back);
+      } else {
         std::mem::forget(chunk);
       }
     }

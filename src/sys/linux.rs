@@ -65,6 +65,55 @@ pub fn vmsplice(fd: RawFd, bufs: &[std::io::IoSlice<'_>]) -> io::Result<usize> {
   }
 }
 
+/// Zero-copy: replace what is still unread in the pipe of `fd` (our write end) by copies, so
+/// that the pipe no longer references the memory `vmsplice` mapped into it, and that memory
+/// can be freed or reused at once. The unread bytes (at most the pipe's capacity) are read
+/// through a read end opened on the same pipe (`/proc/self/fd/N`) and written back, in order:
+/// a reader reading meanwhile gets a prefix of them and then the rest, as pipe reads and
+/// writes are atomic with respect to each other. Returns how many bytes could not be written
+/// back (0 unless the pipe shrank or failed); fails, changing nothing, when no read end can be
+/// opened (no `/proc`, no fd left).
+pub fn copy_unread_in_place(fd: RawFd) -> io::Result<usize> {
+  let unread = pipe_unread(fd).ok_or_else(|| io::Error::from_raw_os_error(libc::EINVAL))?;
+  if unread == 0 {
+    return Ok(0);
+  }
+  let path = std::ffi::CString::new(format!("/proc/self/fd/{fd}")).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+  let r = unsafe { libc::open(path.as_ptr(), libc::O_RDONLY | libc::O_NONBLOCK | libc::O_CLOEXEC) };
+  if r < 0 {
+    return Err(io::Error::last_os_error());
+  }
+  let mut buf = vec![0u8; unread];
+  let mut got = 0;
+  while got < unread {
+    match super::read(r, &mut buf[got..]) {
+      Ok(0) => break,
+      Ok(n) => got += n,
+      Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+      Err(_) => break, // EAGAIN: the reader took the rest
+    }
+  }
+  let mut put = 0;
+  let mut waits = 0;
+  while put < got {
+    let slice = [std::io::IoSlice::new(&buf[put..got])];
+    match super::write_vectored(fd, &slice) {
+      Ok(n) => put += n,
+      Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+      Err(e) if e.kind() == io::ErrorKind::WouldBlock && waits < 100 => {
+        // Cannot happen while the pipe keeps its capacity (it was emptied); wait a little
+        // for the reader if it does.
+        waits += 1;
+        let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+        unsafe { libc::poll(&mut pfd, 1, 10) };
+      }
+      Err(_) => break,
+    }
+  }
+  unsafe { libc::close(r) };
+  Ok(got - put)
+}
+
 /// Bytes sitting in the pipe, not yet read (`FIONREAD`, which Linux answers on either end).
 pub fn pipe_unread(fd: RawFd) -> Option<usize> {
   let mut n: libc::c_int = 0;

@@ -65,6 +65,11 @@ pub fn pipe_unread(_fd: RawFd) -> Option<usize> {
 
 pub const ZERO_COPY_SUPPORTED: bool = false;
 
+/// Zero-copy is Linux-only: nothing is ever mapped into a pipe here.
+pub fn copy_unread_in_place(_fd: RawFd) -> io::Result<usize> {
+  Ok(0)
+}
+
 /// No `splice` here: sources use the read-and-write fallback (`source_plan::Platform::PORTABLE`).
 pub fn splice(_src: RawFd, _offset: Option<&mut i64>, _dst: RawFd, _len: usize) -> io::Result<usize> {
   Err(io::Error::from_raw_os_error(libc::ENOSYS))
