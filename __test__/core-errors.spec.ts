@@ -12,6 +12,7 @@ import {
   fdLeakGuard,
   fdTable,
   isFdOpen,
+  HAS_PROC,
   lostTracker,
   openPipe,
   pullProducer,
@@ -91,7 +92,9 @@ test('the bufferSize and lowWaterMark setters take effect', async (t) => {
 // ---------------------------------------------------------------------------------------------
 // Scenario 54 / Q11: other errnos are kept, code ERROR
 
-test('54: /dev/full (ENOSPC) ends with code ERROR and errno ENOSPC', async (t) => {
+// /dev/full is Linux's (macOS has none).
+const linuxOnly = HAS_PROC ? test : test.skip
+linuxOnly('54: /dev/full (ENOSPC) ends with code ERROR and errno ENOSPC', async (t) => {
   const fd = fs.openSync('/dev/full', 'w')
   const tr = lostTracker()
   const w = new ProcessWriter(fd, { onConnectionLost: tr.onConnectionLost })

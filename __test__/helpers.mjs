@@ -76,12 +76,29 @@ export function isFdOpen(fd) {
   }
 }
 
+/**
+ * Linux's /proc tells what each fd is (readlink) and its flags (fdinfo); other systems (macOS) have
+ * /dev/fd, which lists the fds but cannot say what they are. Tests that need /proc check HAS_PROC.
+ */
+export const HAS_PROC = process.platform === 'linux';
+/** The directory listing this process's open fds. */
+export const FD_DIR = HAS_PROC ? '/proc/self/fd' : '/dev/fd';
+
+/** What an fd is, in Linux's readlink form ('pipe:[ino]', 'socket:[ino]', a path); elsewhere from fstat. */
+function fdTarget(fd) {
+  if (HAS_PROC)
+    return fs.readlinkSync(`/proc/self/fd/${fd}`);
+  const st = fs.fstatSync(fd);
+  const kind = st.isFIFO() ? 'pipe' : st.isSocket() ? 'socket' : 'file';
+  return `${kind}:[${st.dev}:${st.ino}]`;
+}
+
 /** fd -> readlink target, for this process. */
 export function fdTable() {
   const m = new Map();
-  for (const name of fs.readdirSync('/proc/self/fd')) {
+  for (const name of fs.readdirSync(FD_DIR)) {
     try {
-      m.set(Number(name), fs.readlinkSync(`/proc/self/fd/${name}`));
+      m.set(Number(name), fdTarget(Number(name)));
     }
     catch {
       /* the fd used by readdir itself is gone by now */
@@ -99,6 +116,7 @@ export function pipeFds() {
   return m;
 }
 
+/** An fd's open flags as an octal string (Linux only: callers check HAS_PROC). */
 export function fdFlags(fd) {
   // /proc/self/fdinfo/N has "flags:\t0xxxxx" (octal)
   const info = fs.readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');

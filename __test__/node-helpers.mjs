@@ -62,7 +62,7 @@ export function exitOf(child) {
 /** The open file descriptors of this process, by number. */
 /** @returns {number[]} */
 export function openFds() {
-  return readdirSync('/proc/self/fd')
+  return readdirSync(process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd')
     .map(Number)
     .filter((n) => Number.isInteger(n))
     .sort((a, b) => a - b)

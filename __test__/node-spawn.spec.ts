@@ -130,7 +130,8 @@ test.serial('spawn: no fd leaks across many children', async (t) => {
 })
 
 test('spawn: the child gets only its stdio, no writer fd leaks into it (CLOEXEC)', async (t) => {
-  const list = "for f in /proc/self/fd/*; do echo ${f##*/}; done"
+  // The shell lists its own fds (/dev/fd on macOS, where there is no /proc).
+  const list = `for f in ${process.platform === 'linux' ? '/proc/self/fd' : '/dev/fd'}/*; do echo \${f##*/}; done`
   // Baseline: what a plain Node child inherits in this environment.
   const plain = child_process.spawn('sh', ['-c', list], { stdio: ['ignore', 'pipe', 'inherit'] })
   const base = (await collect(plain.stdout)).toString()
