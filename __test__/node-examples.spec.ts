@@ -29,6 +29,10 @@ const expected: Record<string, (out: string) => boolean | RegExpMatchArray | nul
   'create-pipe.mjs': (o) => o === 'xxxxx\nREADER_CLOSED; same reason: true\n',
   'push-producer.mjs': (o) => o === 'DONE: wc -c counted 8800000 bytes\n',
   'pull-producer.mjs': (o) => o === 'DONE: 6553600 bytes, sha256 matches\n',
+  'run.mjs': (o) =>
+    o ===
+    `exit 0, DONE after 400029 bytes: ${sha256(readFileSync(join(ROOT, 'examples/sample.txt')))}\n` +
+      'ERR_PROCESS_EXIT: exit 3, stderr "no such table\\n", input DONE\n',
 }
 
 /** Examples shown in README.md rather than docs/node-api.md. */

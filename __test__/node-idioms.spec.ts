@@ -2,12 +2,13 @@
 // writer, child.stdin as a Writable over the fd 0 writer, and run(). Real children throughout.
 import test from 'ava'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { ConnectionLostError, closed, feed, spawn } from '../lib/index.js'
+import { ConnectionLostError, RunError, closed, feed, run, spawn } from '../lib/index.js'
+import type { RunInput } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
 
 test('write(string) is UTF-8 by default; other Buffer encodings; mixed with bytes, order kept', async (t) => {
@@ -226,4 +227,122 @@ test('a command that cannot start: child.stdin is a destroyed Writable, the erro
   t.true(child.stdin instanceof Writable)
   t.true(child.stdin!.destroyed)
   t.is((await closed(stdin!)).code, 'ABORTED')
+})
+
+// run()
+
+test('run(): every kind of input arrives whole (sha256sum), with the writer reason and the output', async (t) => {
+  const data = testData(1024 * 1024 + 3)
+  const dir = mkdtempSync(join(tmpdir(), 'pw-run-'))
+  const file = join(dir, 'input.bin')
+  writeFileSync(file, data)
+  try {
+    const inputs: [string, RunInput][] = [
+      ['Buffer', data],
+      ['Uint8Array', new Uint8Array(data)],
+      ['iterable', [data.subarray(0, 1000), data.subarray(1000)]],
+      [
+        'async iterable',
+        (async function* () {
+          for (let off = 0; off < data.length; off += 65536) yield data.subarray(off, off + 65536)
+        })(),
+      ],
+      ['Readable', createReadStream(file)],
+      ['ReadableStream', new Blob([data]).stream()],
+      ['{ file }', { file }],
+    ]
+    for (const [name, input] of inputs) {
+      const r = await run('sha256sum', [], { input })
+      t.is(r.code, 0, name)
+      t.is(r.signal, null)
+      t.is(r.stdout, `${sha256(data)}  -\n`, name)
+      t.is(r.stderr, '')
+      t.is(r.reason!.code, 'DONE', name)
+      t.is(r.reason!.bytesWritten, data.length, name)
+      t.true(typeof r.pid === 'number')
+    }
+    const text = await run('cat', [], { input: 'héllo' })
+    t.is(text.stdout, 'héllo')
+    const ranged = await run('cat', [], { input: { file, start: 10, end: 20 }, encoding: 'buffer' })
+    t.deepEqual(ranged.stdout, data.subarray(10, 20))
+    const hex = await run('cat', [], { input: '6869', inputEncoding: 'hex' })
+    t.is(hex.stdout, 'hi')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
+test('run(): no listen-before-await trap: awaited long after the child and the writer ended, nothing is missed', async (t) => {
+  const p = run('sh', ['-c', 'cat; echo err >&2'], { input: 'late reader' })
+  await exitOf(p.child)
+  await new Promise((r) => setTimeout(r, 200))
+  const r = await p
+  t.deepEqual([r.code, r.stdout, r.stderr, r.reason!.code], [0, 'late reader', 'err\n', 'DONE'])
+})
+
+test('run(): without input fd 0 is closed at once; output can be Buffers or left inherited', async (t) => {
+  const r = await run('cat')
+  t.deepEqual([r.stdout, r.reason!.code, r.reason!.bytesWritten], ['', 'DONE', 0])
+  const b = await run('printf', ['\\377'], { encoding: 'buffer' })
+  t.deepEqual(b.stdout, Buffer.from([0xff]))
+  const i = await run('true', [], { stdio: ['writer', 'ignore', 'inherit'] })
+  t.deepEqual([i.stdout, i.stderr], [null, null])
+})
+
+test('run(): a non-zero exit rejects with RunError ERR_PROCESS_EXIT (resolves with reject: false)', async (t) => {
+  const err = await t.throwsAsync(run('sh', ['-c', 'cat >/dev/null; echo "it broke" >&2; exit 3'], { input: 'x' }), { instanceOf: RunError })
+  t.is(err!.code, 'ERR_PROCESS_EXIT')
+  t.is(err!.exitCode, 3)
+  t.is(err!.signal, null)
+  t.is(err!.stderr, 'it broke\n')
+  t.is(err!.reason!.code, 'DONE')
+  t.is(err!.result.code, 3)
+  t.regex(err!.message, /^Command exited with code 3: sh -c .*\nit broke$/)
+  const r = await run('sh', ['-c', 'exit 3'], { reject: false })
+  t.is(r.code, 3)
+})
+
+test('run(): death by a signal rejects with RunError ERR_PROCESS_SIGNAL', async (t) => {
+  const err = await t.throwsAsync(run('sh', ['-c', 'kill -TERM $$']), { instanceOf: RunError })
+  t.is(err!.code, 'ERR_PROCESS_SIGNAL')
+  t.is(err!.signal, 'SIGTERM')
+  t.is(err!.exitCode, null)
+  const r = await run('sh', ['-c', 'kill -KILL $$'], { reject: false })
+  t.deepEqual([r.code, r.signal], [null, 'SIGKILL'])
+})
+
+test('run(): a child that stops reading resolves (exit 0) with READER_CLOSED and what was not delivered', async (t) => {
+  const r = await run('head', ['-c', '5'], { input: Buffer.alloc(8 << 20, 97) })
+  t.is(r.code, 0)
+  t.is(r.stdout, 'aaaaa')
+  t.is(r.reason!.code, 'READER_CLOSED')
+  t.true(r.reason!.bytesWritten < 8 << 20, 'not all of the input reached the pipe')
+})
+
+test('run(): rejects whatever reject says when the command cannot start, the signal fires, or the input fails', async (t) => {
+  const enoent = await t.throwsAsync(run('process-writer-no-such-command', [], { reject: false }))
+  t.is((enoent as NodeJS.ErrnoException).code, 'ENOENT')
+
+  const p = run('sleep', ['10'], { signal: AbortSignal.timeout(100), reject: false })
+  const aborted = await t.throwsAsync(p)
+  t.is(aborted!.name, 'AbortError')
+  t.not(p.child.signalCode, null, 'the child was killed and reaped first')
+
+  // The source fails midway: the writer is aborted, so cat sees its input cut and exits.
+  const boom = new Error('source failed')
+  const failing = (async function* () {
+    yield 'partial'
+    await new Promise((r) => setTimeout(r, 50))
+    throw boom
+  })()
+  const q = run('cat', [], { input: failing, reject: false })
+  t.is(await t.throwsAsync(q), boom)
+  t.is(q.stdin!.lostReason!.code, 'ABORTED')
+  t.is(q.child.exitCode, 0)
+})
+
+test('run(): bad arguments throw at once, with codes', (t) => {
+  t.throws(() => run('cat', [], { input: 42 as never }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => run('cat', [], { input: 'x', stdio: 'pipe' }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' })
+  t.throws(() => run('cat', [], { encoding: 'utf9' as never }), { instanceOf: TypeError, code: 'ERR_UNKNOWN_ENCODING' })
 })

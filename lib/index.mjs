@@ -10,6 +10,8 @@ export const {
   closeFd,
   createPipe,
   spawn,
+  run,
+  RunError,
   DEFAULT_PIPE_SIZE,
   toWritable,
   toWebWritable,
