@@ -25,8 +25,9 @@ export function exposeStdin(child: ChildProcess, writer: ProcessWriter): void {
   })
   const gone = () => child.exitCode !== null || child.signalCode !== null || child.pid === undefined
 
-  const get = (): Writable => {
-    if (stream) return stream
+  let assigned = false
+  const get = (): Writable | null => {
+    if (stream || assigned) return stream
     if (gone()) {
       stream = new Writable({ write: (_chunk, _enc, cb) => cb() })
       stream.destroy()
@@ -45,8 +46,10 @@ export function exposeStdin(child: ChildProcess, writer: ProcessWriter): void {
     stream = s
     return s
   }
+  // Assigning replaces it, as with Node's plain property.
   const set = (value: Writable | null) => {
     stream = value
+    assigned = true
   }
   Object.defineProperty(child, 'stdin', { configurable: true, enumerable: true, get, set })
   if (Array.isArray(child.stdio)) {
