@@ -26,8 +26,9 @@ use crate::sys;
 
 /// The fallback's buffer (one per source being fed, freed when it completes).
 pub const FALLBACK_BUFFER: usize = 128 * 1024;
-/// The most one kernel call is asked to move (the kernel moves what the sink takes).
-const MAX_CALL: u64 = 1 << 30;
+/// The most one kernel call is asked to move (into a pipe or a socket the kernel moves what the
+/// sink takes; into a file or `/dev/null` this bounds one call, so an abort is seen between calls).
+const MAX_CALL: u64 = 16 << 20;
 /// `EAGAIN` while both ends poll ready (a race with the reader or another writer): retry at
 /// most this many times in a row before giving the turn to other writers.
 const EAGAIN_RETRIES: u32 = 16;
