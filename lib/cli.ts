@@ -36,7 +36,8 @@ Options (feed):
   -p, --pipe-size N    ask the kernel for a pipe of N bytes (Linux F_SETPIPE_SZ)
   -b, --buffer-size N  writer high-water mark in bytes (default 65536; 16 MiB with -z)
   -z, --zero-copy      map the input's chunks into the pipe instead of copying them
-                       (Linux vmsplice; elsewhere ignored)
+                       (Linux vmsplice; elsewhere ignored); for terminal or device
+                       input only: files, pipes and sockets are spliced anyway
   -q, --quiet          no progress bar and no summary line
   -h, --help           show this help
 
