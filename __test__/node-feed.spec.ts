@@ -291,3 +291,19 @@ test('writer class is the native one', (t) => {
   writer.abortConnection()
   closeFd(readFd)
 })
+
+test('feed: on a writer that already has a producer rejects with ERR_PRODUCER_ALREADY_REGISTERED; the first producer stays', async (t) => {
+  const { child, stdin } = spawn('wc', ['-c'])
+  const out = collect(child.stdout)
+  const first = { pauseProducing() {}, resumeProducing() {}, stopProducing() {} }
+  stdin!.registerProducer(first, true)
+  await t.throwsAsync(feed(stdin!, 'intruder'), { code: 'ERR_PRODUCER_ALREADY_REGISTERED' })
+  t.true(stdin!.connected)
+  t.is(stdin!.lostReason, null)
+  stdin!.write(Buffer.from('first producer data'))
+  stdin!.unregisterProducer()
+  stdin!.loseConnection()
+  t.is((await closed(stdin!)).code, 'DONE')
+  await exitOf(child)
+  t.is(Number((await out).toString()), 'first producer data'.length)
+})

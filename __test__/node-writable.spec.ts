@@ -187,3 +187,26 @@ test('toWebWritable: signal aborts with an AbortError; stream.abort() aborts the
     await exitOf(child)
   }
 })
+
+test('toWebWritable: bufferSize 0 still writes (its highWaterMark is at least 1, so pipeTo proceeds)', async (t) => {
+  const data = testData(300_000, 41)
+  const { child, stdin } = spawn('sha256sum', [], { bufferSize: 0 })
+  const out = collect(child.stdout)
+  const ws = toWebWritable(stdin!)
+  await Readable.toWeb(Readable.from(chunksOf(data, 50_000))).pipeTo(ws)
+  t.is(stdin!.lostReason?.code, 'DONE')
+  await exitOf(child)
+  t.is((await out).toString().split(/\s+/)[0], sha256(data))
+})
+
+test('toWebWritable: an already-aborted signal gives an errored stream (no throw) and aborts the writer', async (t) => {
+  const { child, stdin } = spawn('cat', [], { stdio: ['writer', 'ignore', 'inherit'] })
+  let ws: WritableStream | undefined
+  t.notThrows(() => {
+    ws = toWebWritable(stdin!, { signal: AbortSignal.abort() })
+  })
+  const err = await t.throwsAsync(ws!.getWriter().write(Buffer.from('x')))
+  t.is(err!.name, 'AbortError')
+  t.is((await closed(stdin!)).code, 'ABORTED')
+  await exitOf(child)
+})

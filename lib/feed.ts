@@ -94,6 +94,16 @@ function isNodeStream(v: unknown): v is { destroy(): unknown } {
   )
 }
 
+/** Let go of a source that was not read to its end. */
+function releaseSource(source: FeedSource, it: AnyIterator): void {
+  try {
+    // A Node stream's iterator cannot be returned while a read is pending: destroy the
+    // stream itself (as stream.pipeline does); other iterators are returned.
+    const ret = isNodeStream(source) ? source.destroy() : it.return?.()
+    if (isThenable(ret)) Promise.resolve(ret).catch(() => {})
+  } catch {}
+}
+
 /**
  * Write everything `source` yields into `writer`, honouring the writer's flow control (it
  * registers itself as the writer's push producer and stops pulling from the source while paused).
@@ -108,6 +118,8 @@ function isNodeStream(v: unknown): v is { destroy(): unknown } {
  *   source's error if the source throws (after `abortConnection()`: a truncated input is never
  *   closed as if it were complete), and with a `TypeError` (`ERR_INVALID_ARG_TYPE`) for a chunk that
  *   is not bytes or a string.
+ * - Rejects with `ERR_PRODUCER_ALREADY_REGISTERED` when the writer already has a producer: that
+ *   producer stays, and the writer is left as it was (the source is released, nothing written).
  */
 export function feed(writer: ProcessWriter, source: FeedSource, options?: FeedOptions & { end?: true }): Promise<ConnectionLostReason>
 export function feed(writer: ProcessWriter, source: FeedSource, options: FeedOptions & { end: false }): Promise<ConnectionLostReason | null>
@@ -158,7 +170,16 @@ export async function feed(
   let registered = false
   let finishedSource = false
   try {
+    // Refused (ERR_PRODUCER_ALREADY_REGISTERED): the writer belongs to the producer already there,
+    // which stays; this feed rejects without touching the writer.
     writer.registerProducer(gate.producer, true)
+  } catch (err) {
+    signal?.removeEventListener('abort', onAbort)
+    stopProgress?.()
+    releaseSource(source, it)
+    throw err
+  }
+  try {
     registered = !stopped
     for (;;) {
       // `connected` turns false as soon as the connection is gone; stopProducing() only comes
@@ -199,14 +220,7 @@ export async function feed(
     throw err
   } finally {
     signal?.removeEventListener('abort', onAbort)
-    if (!finishedSource) {
-      try {
-        // A Node stream's iterator cannot be returned while a read is pending: destroy the
-        // stream itself (as stream.pipeline does); other iterators are returned.
-        const ret = isNodeStream(source) ? source.destroy() : it.return?.()
-        if (isThenable(ret)) Promise.resolve(ret).catch(() => {})
-      } catch {}
-    }
+    if (!finishedSource) releaseSource(source, it)
     if (!end) stopProgress?.()
   }
 }

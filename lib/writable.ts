@@ -181,7 +181,10 @@ export function writableOver(writer: ProcessWriter, options: ToWritableOptions, 
 export interface ToWebWritableOptions {
   /** Aborting errors the stream with an `AbortError` and calls `writer.abortConnection()`. */
   signal?: AbortSignal
-  /** Bytes the `WritableStream` queues itself (its `desiredSize`); default the writer's `bufferSize`. */
+  /**
+   * Bytes the `WritableStream` queues itself (its `desiredSize`); default the writer's `bufferSize`.
+   * Raised to 1 when smaller, so that the stream signals ready (`pipeTo` waits for that).
+   */
   highWaterMark?: number
 }
 
@@ -219,11 +222,20 @@ export function toWebWritable(
     {
       start(controller) {
         controllerRef = controller
+        // Already aborted: an errored stream, as toWritable gives a destroyed one (throwing from
+        // start() would make the WritableStream constructor throw).
         if (signal?.aborted) {
           onAbort()
-          throw abortErrorFrom(signal)
+          return
         }
-        writer.registerProducer(gate.producer, true)
+        try {
+          writer.registerProducer(gate.producer, true)
+        } catch (err) {
+          // ERR_PRODUCER_ALREADY_REGISTERED: the stream is errored, the writer left as it is.
+          failure = err as Error
+          controller.error(err)
+          return
+        }
         signal?.addEventListener('abort', onAbort, { once: true })
         closed(writer).then((reason) => {
           signal?.removeEventListener('abort', onAbort)
@@ -268,7 +280,9 @@ export function toWebWritable(
       },
     },
     {
-      highWaterMark: options.highWaterMark ?? writer.bufferSize,
+      // At least 1: with a high-water mark of 0 the stream never signals ready, and pipeTo()
+      // would wait for it forever (bufferSize 0). 1 lets one chunk through at a time.
+      highWaterMark: Math.max(1, options.highWaterMark ?? writer.bufferSize),
       size: (chunk) => (typeof chunk === 'string' ? Buffer.byteLength(chunk) : chunk.byteLength),
     },
   )
