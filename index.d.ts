@@ -182,11 +182,15 @@ export declare class ProcessWriter {
   get enableReadHack(): boolean
   /**
    * High-water mark in bytes: `write()` returns false and a push producer is paused once
-   * `bufferedAmount` exceeds it. Default 65536.
+   * `bufferedAmount` exceeds it. Default 1 MiB (16 MiB with `zeroCopy`); Twisted's is 65536.
    */
   get bufferSize(): number
+  /** While no `lowWaterMark` was given, setting `bufferSize` moves it too (a quarter of it). */
   set bufferSize(value: number)
-  /** Resume threshold in bytes (default 0: resume when empty, as Twisted). */
+  /**
+   * Resume threshold in bytes. Default a quarter of `bufferSize` (256 KiB at the default 1 MiB),
+   * following `bufferSize` until set; 0 with `zeroCopy` (and in Twisted: resume when empty).
+   */
   get lowWaterMark(): number
   set lowWaterMark(value: number)
   /** Bytes accepted by `write` and not yet handed to the kernel (0 once the connection ended). */

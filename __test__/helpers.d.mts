@@ -10,6 +10,7 @@ export type Writer = ProcessWriterT;
 export declare const KiB = 1024;
 export declare const MiB: number;
 export declare const LONG = 20000;
+export declare const TWISTED_MARKS: Readonly<{ bufferSize: 65536; lowWaterMark: 0 }>;
 export interface Deferred<T> {
     promise: Promise<T>;
     resolve(v: T): void;

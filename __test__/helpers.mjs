@@ -20,6 +20,12 @@ export const { ProcessWriter, openPipe, closeFd } = native;
 export const KiB = 1024;
 export const MiB = 1024 * 1024;
 export const LONG = 20_000; // generous wait limit (ms); never a speed assertion
+/**
+ * Twisted's marks (bufferSize 65536, resume when empty). The core suites check Twisted's scenarios,
+ * so their writers use these unless a test gives its own; the project's defaults differ (1 MiB,
+ * a quarter of it) and have their own tests.
+ */
+export const TWISTED_MARKS = Object.freeze({ bufferSize: 65536, lowWaterMark: 0 });
 
 export function deferred() {
   let resolve;
@@ -193,7 +199,7 @@ export function pipeWriter(options = {}, pipeSize) {
   const tr = lostTracker();
   let w;
   try {
-    w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost: tr.onConnectionLost, ...options });
+    w = new ProcessWriter(writeFd, { childFd: 0, onConnectionLost: tr.onConnectionLost, ...(options.zeroCopy ? {} : TWISTED_MARKS), ...options });
   }
   catch (e) {
     closeFd(readFd);
@@ -252,7 +258,7 @@ export function spawnWithWriter(cmd, args = [], options = {}, childFd = 0) {
   stdio[childFd] = readFd;
   const c = spawnChild(cmd, args, stdio, [readFd]);
   const tr = lostTracker();
-  const w = new ProcessWriter(writeFd, { childFd, onConnectionLost: tr.onConnectionLost, ...options });
+  const w = new ProcessWriter(writeFd, { childFd, onConnectionLost: tr.onConnectionLost, ...(options.zeroCopy ? {} : TWISTED_MARKS), ...options });
   keepUntilLost(tr, w);
   return Object.assign(tr, c, { w });
 }

@@ -130,7 +130,7 @@ test('zero-copy: bufferSize defaults to 16 MiB on a pipe (bytes in the pipe stay
   const d = createPipe({ zeroCopy: true, transport: 'socketpair' })
   t.deepEqual(
     [a, b, c, d].map((p) => [p.writer.bufferSize, p.writer.lowWaterMark]),
-    [[16 << 20, 0], [1000, 0], [65536, 0], [65536, 0]],
+    [[16 << 20, 0], [1000, 0], [1 << 20, 256 << 10], [1 << 20, 256 << 10]],
   )
   for (const p of [a, b, c, d]) {
     p.writer.abortConnection()

@@ -5,8 +5,8 @@
 //                                              writes benchmark/build/results-quick.json, no BENCHMARKS.md
 //   --reps N             BENCH_REPS            repetitions per contender (default 5)
 //   --workloads a,b      BENCH_WORKLOADS       workload ids or kinds (chunks, sequence, concurrent, slow)
-//   --contenders a,b     BENCH_CONTENDERS      contender ids, or families (pw, node, raw, twisted);
-//                                              opt-in variants (pw-buf1m) only by id
+//   --contenders a,b     BENCH_CONTENDERS      contender ids, or families (node, raw); `pw` is the
+//                                              defaults alone; opt-in variants only by id
 //   --seconds S          BENCH_SECONDS         target duration of one run (default 0.75)
 //   --slow-total BYTES   BENCH_SLOW_TOTAL      bytes fed to the slow child (default 4 GiB)
 //   --slow-rate BYTES/S  BENCH_SLOW_RATE       the slow child's read rate (default 1 GiB/s)
@@ -436,7 +436,9 @@ async function main() {
   const notes: string[] = []
   ensureNative()
   const workloads = selected(defaultWorkloads(opts.quick, opts.slowTotal, opts.slowRate), opts.workloads, (w) => [w.id, w.kind], 'workload')
-  let contenders = selected(CONTENDERS, opts.contenders, (c) => (c.optIn ? [c.id] : [c.id, c.feeder.kind]), 'contender')
+  // A family name (node, raw) selects its contenders, except where it is also an id (pw, twisted).
+  const ids = new Set(CONTENDERS.map((c) => c.id))
+  let contenders = selected(CONTENDERS, opts.contenders, (c) => (c.optIn || ids.has(c.feeder.kind) ? [c.id] : [c.id, c.feeder.kind]), 'contender')
   if (!opts.contenders) contenders = contenders.filter((c) => !c.optIn)
 
   const twisted = contenders.some((c) => c.feeder.kind === 'twisted') ? ensureTwisted(opts.install, notes) : null

@@ -103,6 +103,25 @@ export const CONTENDERS: Contender[] = [
     workloads: ['chunks', 'sequence', 'concurrent'],
   },
   {
+    id: 'pw-twisted',
+    label: "ProcessWriter, Twisted-exact marks (bufferSize 64 KiB, lowWaterMark 0)",
+    transport: 'pipe (1 MiB default, budgeted)',
+    feeder: { kind: 'pw', options: { bufferSize: 65536, lowWaterMark: 0 } },
+    workloads: ['chunks', 'concurrent'],
+  },
+  ...([
+    [512 << 10, 128 << 10],
+    [1 << 20, 512 << 10],
+    [960 << 10, 240 << 10],
+  ] as const).map(([b, l]): Contender => ({
+    id: `pw-b${b >> 10}k-l${l >> 10}k`,
+    label: `ProcessWriter, bufferSize ${b >> 10} KiB, lowWaterMark ${l >> 10} KiB`,
+    transport: 'pipe (1 MiB default, budgeted)',
+    feeder: { kind: 'pw', options: { bufferSize: b, lowWaterMark: l } },
+    workloads: ['chunks', 'sequence', 'concurrent'],
+    optIn: true,
+  })),
+  {
     id: 'node-drain',
     label: "Node child.stdin, awaiting 'drain'",
     transport: 'AF_UNIX socketpair (libuv)',

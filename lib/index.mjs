@@ -13,6 +13,7 @@ export const {
   run,
   RunError,
   DEFAULT_PIPE_SIZE,
+  TWISTED_MARKS,
   toWritable,
   toWebWritable,
   feed,

@@ -30,9 +30,9 @@ export interface SpawnOptions extends Omit<NodeSpawnOptions, 'stdio'> {
    * it pipes keep the kernel's default); `0` keeps the kernel's default.
    */
   pipeSize?: number
-  /** Writers' high-water mark (default 65536). */
+  /** Writers' high-water mark (default 1 MiB; 16 MiB with `zeroCopy`). */
   bufferSize?: number
-  /** Writers' resume threshold (default 0). */
+  /** Writers' resume threshold (default a quarter of `bufferSize`; 0 with `zeroCopy`). */
   lowWaterMark?: number
   /** See `ProcessWriterOptions.forceReadHack`. */
   forceReadHack?: boolean

@@ -133,8 +133,17 @@ pub fn validate_marks(buffer_size: f64, low_water: f64) -> Result<(u64, u64), &'
   Ok((buffer_size as u64, low_water as u64))
 }
 
-/// Twisted's default `bufferSize` (`2**2**2**2`).
-pub const DEFAULT_BUFFER_SIZE: f64 = 65536.0;
+/// Twisted's default `bufferSize` (`2**2**2**2`); with a `lowWaterMark` of 0 these are the
+/// "Twisted-exact" marks, available as options.
+pub const TWISTED_BUFFER_SIZE: f64 = 65536.0;
+
+/// The default `bufferSize` (1 MiB). With Twisted's 64 KiB and resume-when-empty, every 128 KiB
+/// or so the writer stops until its queue is empty and JavaScript was told, and the pipe runs
+/// dry meanwhile; a deeper mark with a resume point well above empty keeps the pipe fed while
+/// JavaScript refills the queue. Measured on the benchmark (alternating runs, loaded 2-core VM):
+/// see the README's performance section. It is also the most a writer holds in its queue for
+/// a producer that stops when `write()` returns false, plus that last chunk.
+pub const DEFAULT_BUFFER_SIZE: f64 = 1024.0 * 1024.0;
 
 /// `bufferSize` when `zeroCopy` is on and none is given. At the low-water mark 0 each drain
 /// waits until the reader has read everything, so the pipe runs dry once per `bufferSize`:
@@ -142,14 +151,26 @@ pub const DEFAULT_BUFFER_SIZE: f64 = 65536.0;
 /// 12.5 GiB/s at 1 MiB chunks, 13.5 against 12.0 at 64 KiB, 12.2 against 10.2 at 4 KiB.
 pub const ZERO_COPY_BUFFER_SIZE: f64 = 16.0 * 1024.0 * 1024.0;
 
-/// The `bufferSize` a writer starts with when none is given: Twisted's, unless `zero_copy`.
-/// Zero-copy bytes count as buffered until the reader has read them, so the buffer includes
-/// what sits in the pipe; Twisted's 64 KiB would keep a 1 MiB pipe almost empty.
+/// The `bufferSize` a writer starts with when none is given: [`DEFAULT_BUFFER_SIZE`], unless
+/// `zero_copy`. Zero-copy bytes count as buffered until the reader has read them, so the buffer
+/// includes what sits in the pipe; 1 MiB would keep a 1 MiB pipe almost empty.
 pub fn default_buffer_size(zero_copy: bool) -> f64 {
   if zero_copy {
     ZERO_COPY_BUFFER_SIZE
   } else {
     DEFAULT_BUFFER_SIZE
+  }
+}
+
+/// The `lowWaterMark` a writer uses while none was given: a quarter of `buffer_size` (256 KiB at
+/// the default 1 MiB), so the producer is resumed while the I/O thread still has that much to
+/// write; it follows `bufferSize` when that is changed. With `zero_copy`, 0: a drain then means
+/// the reader has read every chunk, so the caller may reuse them all.
+pub fn default_low_water(buffer_size: f64, zero_copy: bool) -> f64 {
+  if zero_copy {
+    0.0
+  } else {
+    (buffer_size / 4.0).floor()
   }
 }
 
@@ -162,8 +183,18 @@ mod tests {
 
   #[test]
   fn zero_copy_gets_a_buffer_deeper_than_the_pipe() {
-    assert_eq!(default_buffer_size(false), 65536.0);
+    assert_eq!(default_buffer_size(false), 1048576.0);
     assert_eq!(default_buffer_size(true), ZERO_COPY_BUFFER_SIZE);
+  }
+
+  #[test]
+  fn default_low_water_is_a_quarter_of_the_mark_and_zero_with_zero_copy() {
+    assert_eq!(default_low_water(DEFAULT_BUFFER_SIZE, false), 262144.0);
+    assert_eq!(default_low_water(TWISTED_BUFFER_SIZE, false), 16384.0);
+    assert_eq!(default_low_water(7.0, false), 1.0);
+    assert_eq!(default_low_water(0.0, false), 0.0);
+    assert_eq!(default_low_water(ZERO_COPY_BUFFER_SIZE, true), 0.0);
+    assert!(validate_marks(7.0, default_low_water(7.0, false)).is_ok());
   }
 
   #[test]

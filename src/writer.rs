@@ -77,6 +77,9 @@ pub struct JsSide {
   lose_requested: Cell<bool>,
   /// The Promises of queued sources (`writeFile`), by source id.
   pub(crate) sources: RefCell<Vec<(u64, sys::napi_deferred)>>,
+  /// No `lowWaterMark` was given: it follows `bufferSize` ([`flow::default_low_water`]).
+  low_water_auto: Cell<bool>,
+  zero_copy: bool,
 }
 
 struct SendPtr(sys::napi_threadsafe_function);
@@ -475,7 +478,7 @@ fn value_or_null<'a>(env: js::Env, slot: Option<JsRef>) -> Result<Unknown<'a>> {
 struct Options {
   child_fd: Option<i32>,
   buffer_size: Option<f64>,
-  low_water: f64,
+  low_water: Option<f64>,
   force_read_hack: bool,
   pipe_size: Option<usize>,
   zero_copy: bool,
@@ -493,7 +496,7 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
   let mut o = Options {
     child_fd: None,
     buffer_size: None,
-    low_water: 0.0,
+    low_water: None,
     force_read_hack: false,
     pipe_size: None,
     zero_copy: false,
@@ -513,9 +516,7 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
   let get = |name: &str| js::get_named(env, v, name);
   o.child_fd = js::whole_number(env, get("childFd")?, "childFd", i32::MAX as f64)?.map(|n| n as i32);
   o.buffer_size = js::whole_number(env, get("bufferSize")?, "bufferSize", MAX_SAFE)?;
-  if let Some(n) = js::whole_number(env, get("lowWaterMark")?, "lowWaterMark", MAX_SAFE)? {
-    o.low_water = n;
-  }
+  o.low_water = js::whole_number(env, get("lowWaterMark")?, "lowWaterMark", MAX_SAFE)?;
   o.force_read_hack = js::optional_bool(env, get("forceReadHack")?, "forceReadHack")?;
   o.pipe_size = pipe_size_option(env, get("pipeSize")?)?;
   o.zero_copy = js::optional_bool(env, get("zeroCopy")?, "zeroCopy")?;
@@ -576,8 +577,9 @@ impl ProcessWriter {
     let kind = os::fd_kind(fd).unwrap_or(FdKind::Other);
     let zero_copy = opts.zero_copy && kind == FdKind::Pipe && os::ZERO_COPY_SUPPORTED;
     let size = opts.buffer_size.unwrap_or_else(|| flow::default_buffer_size(zero_copy));
+    let low = opts.low_water.unwrap_or_else(|| flow::default_low_water(size, zero_copy));
     let (buffer_size, low_water) =
-      flow::validate_marks(size, opts.low_water).map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
+      flow::validate_marks(size, low).map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
     let read_hack = read_hack::decide(Os::current(), os::kernel_version(), kind, access, opts.force_read_hack);
     // The first writer starts the I/O thread; with no fd or thread left this throws (EMFILE).
     crate::io_thread::start().map_err(|err| os_error(err, "cannot start the I/O thread"))?;
@@ -615,6 +617,8 @@ impl ProcessWriter {
       user_ref: Cell::new(false),
       lose_requested: Cell::new(false),
       sources: RefCell::new(Vec::new()),
+      low_water_auto: Cell::new(opts.low_water.is_none()),
+      zero_copy,
     });
     let unwind = |side: &JsSide| {
       for slot in [&side.on_lost, &side.on_drain] {
@@ -717,26 +721,38 @@ impl ProcessWriter {
   }
 
   /// High-water mark in bytes: `write()` returns false and a push producer is paused once
-  /// `bufferedAmount` exceeds it. Default 65536.
+  /// `bufferedAmount` exceeds it. Default 1 MiB (16 MiB with `zeroCopy`); Twisted's is 65536.
   #[napi(getter)]
   pub fn buffer_size(&self) -> f64 {
     self.side.core.buffer_size.load(SeqCst) as f64
   }
 
+  /// While no `lowWaterMark` was given, setting `bufferSize` moves it too (a quarter of it).
   #[napi(setter, ts_args_type = "value: number")]
   pub fn set_buffer_size(&self, env: Env, value: Unknown<'_>) -> Result<()> {
     let value = number_property(env.raw(), value.raw(), "bufferSize")?;
-    let low = self.side.core.low_water.load(SeqCst) as f64;
+    let side = &self.side;
+    let auto = side.low_water_auto.get();
+    let low = if auto && value.is_finite() && value >= 0.0 {
+      flow::default_low_water(value, side.zero_copy)
+    } else {
+      side.core.low_water.load(SeqCst) as f64
+    };
     let (b, _) = flow::validate_marks(value, low.min(value.max(0.0)))
       .map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
     if (b as f64) < low {
       return Err(js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", "bufferSize must not be below lowWaterMark"));
     }
-    self.side.core.buffer_size.store(b, SeqCst);
+    // Lowered first, so that the level never sits between a new mark and an old resume point.
+    if auto {
+      side.core.low_water.store(low as u64, SeqCst);
+    }
+    side.core.buffer_size.store(b, SeqCst);
     Ok(())
   }
 
-  /// Resume threshold in bytes (default 0: resume when empty, as Twisted).
+  /// Resume threshold in bytes. Default a quarter of `bufferSize` (256 KiB at the default 1 MiB),
+  /// following `bufferSize` until set; 0 with `zeroCopy` (and in Twisted: resume when empty).
   #[napi(getter)]
   pub fn low_water_mark(&self) -> f64 {
     self.side.core.low_water.load(SeqCst) as f64
@@ -748,6 +764,7 @@ impl ProcessWriter {
     let size = self.side.core.buffer_size.load(SeqCst) as f64;
     let (_, l) = flow::validate_marks(size, value).map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
     self.side.core.low_water.store(l, SeqCst);
+    self.side.low_water_auto.set(false);
     Ok(())
   }
 
