@@ -41,9 +41,17 @@ export interface PullProducer {
 export interface ProcessWriterOptions {
   /** Which fd of the child this writer feeds; reported in reasons. */
   childFd?: number | null
-  /** High-water mark in bytes (default 65536, Twisted's; 16 MiB with `zeroCopy`). */
+  /**
+   * High-water mark in bytes (default 1 MiB; 16 MiB with `zeroCopy`). Twisted's is 65536: see
+   * `TWISTED_MARKS`. A producer that stops when `write()` returns false leaves at most this
+   * much, plus its last chunk, in the writer's queue.
+   */
   bufferSize?: number
-  /** Resume threshold in bytes (default 0: resume when empty, as Twisted). */
+  /**
+   * Resume threshold in bytes. Default a quarter of `bufferSize` (256 KiB at the default), and it
+   * follows `bufferSize` when that is changed, until it is given or set; 0 with `zeroCopy`.
+   * Twisted's is 0: resume only when empty.
+   */
   lowWaterMark?: number
   /** Treat reader-gone readiness as a loss even where the platform policy would not (Twisted's forceReadHack). */
   forceReadHack?: boolean
@@ -55,7 +63,7 @@ export interface ProcessWriterOptions {
    * the reader consumes them, so once `onDrain` fires or a push producer is resumed at
    * `lowWaterMark`, the chunks written before may be reused. Until then a large chunk (32 KiB or
    * more, queued by reference) must not be modified. As bytes in the pipe stay buffered,
-   * `bufferSize` defaults to 16 MiB here rather than 64 KiB. Ignored for other fds and platforms.
+   * `bufferSize` defaults to 16 MiB here rather than 1 MiB, and `lowWaterMark` to 0. Ignored for other fds and platforms.
    */
   zeroCopy?: boolean
   /** Called once, asynchronously, when the connection ends. */
