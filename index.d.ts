@@ -10,7 +10,7 @@ export interface ConnectionLostReason {
    * - `ERROR`: any other OS error (`EIO`, `ENOSPC`, `EBADF`, ...), named in `errno`.
    */
   code: 'DONE' | 'READER_CLOSED' | 'ABORTED' | 'PRODUCER_ERROR' | 'ERROR'
-  /** true only for `DONE`, or `READER_CLOSED` with nothing unwritten. */
+  /** true only for `DONE` or `READER_CLOSED`, with nothing unwritten. */
   clean: boolean
   /** The OS error name (`EPIPE`, `EBADF`, `EIO`, ...) when the OS reported one. */
   errno?: string

@@ -11,7 +11,13 @@
  *   so the write that crosses the mark is always a native one, which returns false and pauses
  *   a push producer synchronously, exactly as without the fast path;
  * - order is kept: every other method flushes the slab first;
- * - a write to a closed writer goes to the core, which refuses and counts it.
+ * - a write to a closed writer goes to the core, which refuses and counts it (dropped). A slab
+ *   is only opened while the core accepts writes, and closed as soon as JavaScript can see the
+ *   end (`connected`, `bufferedAmount`, `stats()` or `fileno` reading it): its writes returned
+ *   true while the writer was open, so a slab the core refuses is counted as accepted and
+ *   unwritten (the reason's `bytesUnwritten`, `clean: false`), never as dropped;
+ * - lowering `bufferSize` hands the slab over, so the next write is measured against the new
+ *   mark in the same turn.
  */
 import { ProcessWriter as NativeProcessWriter } from './native.js'
 import type { ProcessWriterOptions, PullProducer, PushProducer, WriteFileOptions, WriterStats } from './native.js'
@@ -176,7 +182,37 @@ export class ProcessWriter extends NativeProcessWriter {
   }
 
   override get bufferedAmount(): number {
-    return super.bufferedAmount + this[STAGING].off
+    const s = this[STAGING]
+    if (s.off > 0 && !super.connected) this.flushStaged() // ended: 0 buffered, the slab unwritten
+    return super.bufferedAmount + s.off
+  }
+
+  /** Writes are accepted (see the native getter). Seeing the end closes the open slab. */
+  override get connected(): boolean {
+    const c = super.connected
+    if (!c && this[STAGING].room > 0) this.flushStaged()
+    return c
+  }
+
+  /** The fd written to; -1 once closed (which closes the open slab, as `connected` does). */
+  override get fileno(): number {
+    const fd = super.fileno
+    if (fd < 0 && this[STAGING].room > 0) this.flushStaged()
+    return fd
+  }
+
+  /**
+   * High-water mark (see the native property). Setting it hands the staged slab over first: its
+   * room was measured against the old mark, and the next write must be measured against the new
+   * one in the same turn.
+   */
+  override get bufferSize(): number {
+    return super.bufferSize
+  }
+
+  override set bufferSize(value: number) {
+    this.flushStaged()
+    super.bufferSize = value
   }
 
   override loseConnection(): void {
@@ -210,6 +246,7 @@ export class ProcessWriter extends NativeProcessWriter {
 
   override stats(): WriterStats {
     const s = this[STAGING]
+    if (s.off > 0 && !super.connected) this.flushStaged() // ended: count the slab as unwritten
     const st = super.stats()
     st.bytesAccepted += s.off
     st.bytesBuffered += s.off

@@ -56,7 +56,9 @@ impl Lost {
   /// Clean: flushed and closed, or the reader left with nothing of ours unwritten.
   pub fn clean(&self) -> bool {
     match self.code {
-      LostCode::Done => true,
+      // (A DONE close has nothing unwritten, but for bytes the JS fast path staged while the
+      // writer was still open and handed over after the close: `Core::accept_unwritten`.)
+      LostCode::Done => self.bytes_unwritten == 0,
       LostCode::ReaderClosed => self.bytes_unwritten == 0 && self.sources_cut.is_empty(),
       _ => false,
     }
@@ -286,6 +288,17 @@ impl Core {
       self.schedule();
     }
     Some(level)
+  }
+
+  /// The JS fast path's staged slab reached a writer that no longer accepts writes: those
+  /// writes returned true while it was open (as JavaScript saw it), so their bytes count as
+  /// accepted and unwritten (not dropped), and as one queued write, like a slab that made it.
+  /// They join the reason's `bytesUnwritten`, which is read when it is delivered.
+  pub fn accept_unwritten(&self, len: u64) {
+    let _p = self.pending.lock_or_recover();
+    self.unwritten.fetch_add(len, SeqCst);
+    self.accepted.fetch_add(len, SeqCst);
+    self.writes.fetch_add(1, SeqCst);
   }
 
   /// Queue a source behind every byte accepted so far. Gives it back when the writer no longer

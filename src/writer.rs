@@ -330,7 +330,10 @@ impl JsSide {
     Ok(o)
   }
 
-  fn on_lost_event(&self, env: js::Env, lost: Lost) {
+  fn on_lost_event(&self, env: js::Env, mut lost: Lost) {
+    // Bytes of a fast-path slab refused after the I/O thread posted this (`accept_unwritten`)
+    // are unwritten too: read the counter now, on the thread that adds to it.
+    lost.bytes_unwritten = lost.bytes_unwritten.max(self.core.unwritten.load(SeqCst));
     let reason = match self.reason_object(env, &lost) {
       Ok(r) => r,
       Err(_) => {
@@ -856,11 +859,24 @@ impl ProcessWriter {
   #[napi(js_name = "_handOver", skip_typescript)]
   pub fn hand_over(&self, env: Env, slab: Unknown<'_>, max_room: f64) -> Result<f64> {
     let e = env.raw();
+    let core = &self.side.core;
     match js::view_bytes(e, slab.raw())? {
-      Some(bytes) if bytes.len() < BY_REFERENCE_MIN => self.side.write_slices(e, &[bytes]),
+      // Staged while the writer was open: the writes returned true, so a writer that ended
+      // meanwhile counts the bytes as unwritten (`Core::accept_unwritten`), not dropped.
+      Some(bytes) if !bytes.is_empty() && !core.accepting() => core.accept_unwritten(bytes.len() as u64),
+      Some(bytes) if bytes.len() < BY_REFERENCE_MIN => {
+        // `dropped` moves only on this thread: if it grew, the writer ended between the check
+        // above and the enqueue. Those bytes were staged while open too.
+        let dropped = core.dropped.load(SeqCst);
+        self.side.write_slices(e, &[bytes]);
+        let refused = core.dropped.load(SeqCst) - dropped;
+        if refused > 0 {
+          core.dropped.fetch_sub(refused, SeqCst);
+          core.accept_unwritten(refused);
+        }
+      }
       _ => return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", "_handOver takes a staged slab")),
     };
-    let core = &self.side.core;
     if !core.accepting() {
       return Ok(-1.0);
     }
