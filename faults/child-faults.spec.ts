@@ -63,7 +63,7 @@ function withLostWakesDrain(w: ProcessWriter) {
 }
 
 for (const way of ways) {
-  test(`${way}: child killed (SIGKILL) mid-stream: READER_CLOSED, not clean, exact accounting`, async (t) => {
+  test(`${way}: child killed (SIGKILL) mid-stream: READER_CLOSED, exact accounting`, async (t) => {
     const { child, stdin } = spawn('sh', ['-c', 'head -c 300000 >/dev/null; exec sleep 30'], { stdio: ['writer', 'ignore', 'ignore'] })
     const w = stdin!
     withLostWakesDrain(w)
@@ -73,9 +73,9 @@ for (const way of ways) {
     child.kill('SIGKILL')
     const reason = await sent
     t.is(reason.code, 'READER_CLOSED')
-    t.false(reason.clean)
+    // clean only when nothing accepted was left unwritten (an adapter may have been paused with
+    // everything already in the pipe): accountingViolations checks exactly that.
     t.deepEqual(accountingViolations(reason, w.stats()), [])
-    t.true(reason.bytesUnwritten > 0)
     await exitOf(child)
   })
 
