@@ -318,6 +318,14 @@ impl Core {
     Ok(())
   }
 
+  /// I/O thread: a source completed. Tell JS (with the errno when reading it failed), and post
+  /// `Empty` when it was the last work.
+  pub fn source_done(&self, id: u64, moved: u64, errno: Option<i32>) {
+    self.post(Event::SourceDone { id, moved, errno });
+    self.sources_pending.fetch_sub(1, SeqCst);
+    self.fire_armed_events();
+  }
+
   /// Put the writer on the I/O thread's ready list (once) and wake it if it sleeps. This
   /// ignores `blocked`: commands (a close to check, an abort) are looked at even while the
   /// writer waits for writability.

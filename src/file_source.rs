@@ -17,9 +17,11 @@
 //! new end. With `end`, the same holds up to `end`. Either way the source completes with the
 //! count of bytes it moved, which is how a caller sees a shortened file.
 
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::RawFd;
 
+use crate::core::Core;
 use crate::read_hack::FdKind;
 use crate::source_plan::{Mechanism, Platform, Range};
 use crate::sys;
@@ -86,7 +88,12 @@ pub struct Source {
 }
 
 impl Drop for Source {
+  /// Deregister (the registration belongs to the open file description, which the caller's fd
+  /// may share, so it would outlive our close), give back the pipe budget, close.
   fn drop(&mut self) {
+    if self.registered {
+      crate::io_thread::deregister_source(self.fd);
+    }
     crate::pipe_budget::with(|b| b.release(self.fd));
     let _ = sys::close(self.fd);
   }
@@ -218,11 +225,96 @@ impl Source {
   }
 }
 
+/// One writer's sources as the I/O thread holds them, and where they stand in its stream.
+#[derive(Default)]
+pub struct SourceQueue {
+  sources: VecDeque<Source>,
+  /// Bytes taken from the write queue so far (written, or spliced with zero-copy).
+  queue_taken: u64,
+  /// Zero-copy: a source's bytes may be in the pipe, so `FIONREAD` does not count the writer's
+  /// alone: its next `vmsplice` waits until the pipe is empty.
+  pub in_pipe: bool,
+}
+
+impl SourceQueue {
+  /// Take the sources queued by the JS thread (in order, behind those held).
+  pub fn append(&mut self, more: &mut VecDeque<Source>) {
+    self.sources.append(more);
+  }
+
+  pub fn is_empty(&self) -> bool {
+    self.sources.is_empty()
+  }
+
+  /// `n` bytes of the write queue were taken.
+  pub fn took(&mut self, n: u64) {
+    self.queue_taken += n;
+  }
+
+  /// The first source is due: every byte queued before it was taken.
+  pub fn due(&self) -> bool {
+    self.sources.front().is_some_and(|s| s.after <= self.queue_taken)
+  }
+
+  /// How many bytes of the write queue may go before the next source (`u64::MAX`: no source).
+  pub fn queue_bytes_before_next(&self) -> u64 {
+    self.sources.front().map_or(u64::MAX, |s| s.after.saturating_sub(self.queue_taken))
+  }
+
+  pub fn front_mut(&mut self) -> Option<&mut Source> {
+    self.sources.front_mut()
+  }
+
+  /// The first source completed (`errno`: its reading failed): drop it and tell JS.
+  pub fn finish_front(&mut self, core: &Core, errno: Option<i32>) {
+    if let Some(source) = self.sources.pop_front() {
+      core.source_done(source.id, source.moved, errno);
+    }
+  }
+
+  /// The connection ended: drop every source, returning each one's id and bytes moved.
+  pub fn cut(&mut self) -> Vec<(u64, u64)> {
+    self.sources.drain(..).map(|s| (s.id, s.moved)).collect()
+  }
+}
+
 /// Why a single call did not move bytes.
 enum Stop {
   /// The range is complete.
   Done,
   Io(io::Error),
+}
+
+#[cfg(test)]
+mod queue_tests {
+  use super::*;
+
+  fn source(id: u64, after: u64) -> Source {
+    let mut s = Source::new(id, -1, FdKind::File, Range { pos: 0, end: None }, Mechanism::ReadWrite);
+    s.after = after;
+    s
+  }
+
+  #[test]
+  fn a_source_is_due_once_the_bytes_before_it_are_taken() {
+    let mut q = SourceQueue::default();
+    assert!(!q.due());
+    assert_eq!(q.queue_bytes_before_next(), u64::MAX);
+    q.append(&mut VecDeque::from([source(1, 100), source(2, 100), source(3, 250)]));
+    assert!(!q.due());
+    assert_eq!(q.queue_bytes_before_next(), 100, "the bytes written before the first source");
+    q.took(60);
+    assert_eq!(q.queue_bytes_before_next(), 40);
+    q.took(40);
+    assert!(q.due());
+    assert_eq!(q.queue_bytes_before_next(), 0);
+    q.sources.pop_front();
+    assert!(q.due(), "two sources queued back to back");
+    q.sources.pop_front();
+    assert_eq!(q.queue_bytes_before_next(), 150);
+    assert_eq!(q.cut(), vec![(3, 0)]);
+    assert!(q.is_empty());
+  }
 }
 
 #[cfg(all(test, any(target_os = "linux", target_os = "android")))]

@@ -31,7 +31,7 @@ use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 use crate::core::{Core, Event, LockOrRecover, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
-use crate::file_source::{Pumped, Source};
+use crate::file_source::{Pumped, SourceQueue};
 use crate::flow::{announce_drain, when_empty, DrainOutlook, WhenEmpty};
 use crate::piece_size::PieceSize;
 use crate::queue::{Chunk, WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
@@ -161,13 +161,8 @@ struct IoWriter {
   /// When the last write returned, or the writer was registered (for `piece_size`; a first
   /// write long after registration falls in an idle gap and is not counted).
   last_write_end: Instant,
-  /// Sources (`writeFile`) in order; the first is due once `queue_taken` reaches its `after`.
-  sources: VecDeque<Source>,
-  /// Bytes taken from the write queue so far (written, or spliced with zero-copy).
-  queue_taken: u64,
-  /// Zero-copy: a source's bytes may be in the pipe, so `FIONREAD` does not count ours alone:
-  /// the next `vmsplice` waits until the pipe is empty.
-  source_in_pipe: bool,
+  /// Sources (`writeFile`) in order, each due once the bytes queued before it are taken.
+  sources: SourceQueue,
   /// Zero-copy: waiting for the reader to empty the pipe before a source, or after one
   /// (looked at on the zero-copy timer).
   waiting_reader: bool,
@@ -201,11 +196,6 @@ impl IoWriter {
   /// Zero-copy: bytes mapped into the pipe that the reader has not read yet.
   fn awaiting_reader(&self) -> bool {
     self.core.zero_copy && self.spliced > self.core.written.load(SeqCst)
-  }
-
-  /// The first source, when the bytes queued before it are all taken.
-  fn source_due(&self) -> bool {
-    self.sources.front().is_some_and(|s| s.after <= self.queue_taken)
   }
 
   /// Zero-copy: JS waits for the reader (a drain or empty event is armed, or the close is).
@@ -418,9 +408,7 @@ impl IoThread {
       last_write_short: false,
       drain_awaited_alone: false,
       last_write_end: Instant::now(),
-      sources: VecDeque::new(),
-      queue_taken: 0,
-      source_in_pipe: false,
+      sources: SourceQueue::default(),
       waiting_reader: false,
     };
     if fd >= 0 {
@@ -480,9 +468,7 @@ impl IoThread {
               Ok(()) => source.registered = true,
               Err(e) => {
                 // Not pollable: end the source with the error rather than spin on it.
-                if let Some(source) = w.sources.pop_front() {
-                  Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
-                }
+                w.sources.finish_front(&core, e.raw_os_error().or(Some(libc::EIO)));
                 continue;
               }
             }
@@ -565,7 +551,7 @@ impl IoThread {
         // A long flush (a fast reader, JS keeping the queue full) must not hold them all.
         core.hand_back(&mut w.written_back);
       }
-      if w.inflight.is_empty() && !w.source_due() {
+      if w.inflight.is_empty() && !w.sources.due() {
         // Batch whatever JS queued while we were writing.
         Self::take_pending(w);
         if w.abort.is_some() {
@@ -575,21 +561,21 @@ impl IoThread {
           return Flushed::Empty;
         }
       }
-      if w.source_due() {
+      if w.sources.due() {
         match Self::pump_source(w, fd) {
           Flushed::Empty => continue,
           other => return other,
         }
       }
-      if core.zero_copy && w.source_in_pipe {
+      if core.zero_copy && w.sources.in_pipe {
         // A source's bytes may still be in the pipe, where `FIONREAD` would count them as ours.
         if sys::pipe_unread(fd).unwrap_or(0) > 0 {
           return Flushed::WaitReader;
         }
-        w.source_in_pipe = false;
+        w.sources.in_pipe = false;
       }
       // Bytes queued after the next source wait for it.
-      let before_source = w.sources.front().map_or(u64::MAX, |s| s.after - w.queue_taken);
+      let before_source = w.sources.queue_bytes_before_next();
       // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
@@ -614,7 +600,7 @@ impl IoThread {
       w.last_write_short = !matches!(res, Ok(n) if n as u64 == len);
       match res {
         Ok(n) if core.zero_copy => {
-          w.queue_taken += n as u64;
+          w.sources.took(n as u64);
           let start = w.spliced;
           w.spliced += n as u64;
           let mut end = start;
@@ -636,7 +622,7 @@ impl IoThread {
             w.piece_size.record(n as u64, now.duration_since(w.last_write_end).as_nanos() as u64);
             w.last_write_end = now;
           }
-          w.queue_taken += n as u64;
+          w.sources.took(n as u64);
           let (spare, back) = (&mut w.spare, &mut w.written_back);
           w.inflight.consume_with(n, &mut |c| retire(c, spare, back));
           core.written.fetch_add(n as u64, SeqCst);
@@ -668,7 +654,7 @@ impl IoThread {
   fn pump_source(w: &mut IoWriter, fd: i32) -> Flushed {
     let core = w.core.clone();
     if core.zero_copy && w.awaiting_reader() {
-      // Our mapped memory must be read before the pipe holds anything else (see `source_in_pipe`).
+      // Our mapped memory must be read before the pipe holds anything else (see `in_pipe`).
       return Flushed::WaitReader;
     }
     // Called only with a source queued.
@@ -681,19 +667,15 @@ impl IoThread {
       !stopped
     });
     if core.zero_copy && source.moved > 0 {
-      w.source_in_pipe = true;
+      w.sources.in_pipe = true;
     }
     match pumped {
       Pumped::Complete => {
-        if let Some(source) = w.sources.pop_front() {
-          Self::source_done(w, source, None);
-        }
+        w.sources.finish_front(&core, None);
         Flushed::Empty
       }
       Pumped::SourceFailed(e) => {
-        if let Some(source) = w.sources.pop_front() {
-          Self::source_done(w, source, e.raw_os_error().or(Some(libc::EIO)));
-        }
+        w.sources.finish_front(&core, e.raw_os_error().or(Some(libc::EIO)));
         Flushed::Empty
       }
       Pumped::SinkFailed(e) => Flushed::Failed(e),
@@ -709,18 +691,6 @@ impl IoThread {
       }
       Pumped::Paused => Flushed::Yield,
     }
-  }
-
-  /// A source completed (or failed to read): tell JS, and post `Empty` if it was the last work.
-  fn source_done(w: &mut IoWriter, mut source: Source, errno: Option<i32>) {
-    let core = &w.core;
-    if source.registered {
-      source.registered = false;
-      deregister_source(source.fd);
-    }
-    core.post(Event::SourceDone { id: source.id, moved: source.moved, errno });
-    core.sources_pending.fetch_sub(1, SeqCst);
-    core.fire_armed_events();
   }
 
   /// Close the writer: drop what is unwritten, deregister, restore blocking mode, close the
@@ -766,14 +736,7 @@ impl IoThread {
       pending.append(&mut p.queue);
       w.sources.append(&mut p.sources);
     }
-    let mut sources_cut = Vec::new();
-    for mut source in w.sources.drain(..) {
-      if source.registered {
-        source.registered = false;
-        deregister_source(source.fd);
-      }
-      sources_cut.push((source.id, source.moved));
-    }
+    let sources_cut = w.sources.cut();
     core.sources_pending.store(0, SeqCst);
     let discarded = pending.clear() + inflight_len;
     w.inflight.clear();
@@ -829,7 +792,7 @@ impl IoThread {
 /// Remove a source's readability registration from the I/O thread's poller (by fd: the
 /// registration belongs to the open file description, which the caller's fd may share, so it
 /// would outlive our close of the dup).
-fn deregister_source(fd: i32) {
+pub(crate) fn deregister_source(fd: i32) {
   if let Some(registry) = REGISTRY.get() {
     let _ = registry.deregister(&mut SourceFd(&fd));
   }
