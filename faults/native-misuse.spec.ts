@@ -255,3 +255,25 @@ test('the writer\'s fd closed by the user and reused for a file: the file is nev
     fs.rmSync(dir, { recursive: true, force: true })
   }
 })
+
+// ---------------------------------------------------------------------------------------------
+// 8. a by-reference buffer (32 KiB or more) whose ArrayBuffer is detached before it is written
+// (issue 16, item 8): the I/O thread wrote memory that was no longer the caller's, silently.
+test('a by-reference buffer detached (transferred) before it is written: the connection ends with ERROR, not clean, naming the cause', async (t) => {
+  const { child, stdin } = spawn('sh', ['-c', 'sleep 1; exec cat >/dev/null'], { pipeSize: 0, stdio: ['writer', 'ignore', 'ignore'] })
+  const w = stdin!
+  const big = Buffer.alloc(1024 * 1024, 1)
+  w.write(big)
+  // The pipe (64 KiB) is full and the chunk partly written.
+  await waitFor(() => w.stats().syscalls > 0 && w.bufferedAmount < big.length, 'the first write')
+  const moved = structuredClone(big.buffer, { transfer: [big.buffer] })
+  t.is(big.length, 0, 'detached')
+  w.write(Buffer.alloc(64 * 1024, 2))
+  w.loseConnection()
+  const reason = await closed(w)
+  t.is(reason.code, 'ERROR')
+  t.false(reason.clean)
+  t.regex(reason.message, /detached/)
+  t.is(moved.byteLength, 1024 * 1024)
+  await exitOf(child)
+})

@@ -152,6 +152,20 @@ pub fn view_bytes<'a>(env: Env, v: Value) -> Result<Option<&'a [u8]>> {
   }
 }
 
+/// The ArrayBuffer behind a TypedArray.
+pub fn typedarray_buffer(env: Env, v: Value) -> Result<Value> {
+  let (mut ty, mut n, mut d, mut buf, mut off) = (0, 0usize, ptr::null_mut(), ptr::null_mut(), 0usize);
+  check(env, unsafe { sys::napi_get_typedarray_info(env, v, &mut ty, &mut n, &mut d, &mut buf, &mut off) })?;
+  Ok(buf)
+}
+
+/// Whether `ab` is a detached ArrayBuffer.
+pub fn is_detached(env: Env, ab: Value) -> bool {
+  let mut detached = false;
+  unsafe { sys::napi_is_detached_arraybuffer(env, ab, &mut detached) };
+  detached
+}
+
 /// A `Uint8Array` (a `Buffer` is one).
 pub fn is_uint8_array(env: Env, v: Value) -> bool {
   let mut yes = false;

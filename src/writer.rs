@@ -10,6 +10,7 @@
 //! hook stops the I/O thread's use of the env (worker exit) and closes the fd.
 
 use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
 use std::ffi::c_void;
 use std::ptr;
 use std::rc::Rc;
@@ -49,6 +50,11 @@ impl SharedBytes for JsBytes {
 /// thread-safe function's context and the env cleanup hook; touched only on the JS thread.
 pub struct JsSide {
   pub(crate) core: Arc<Core>,
+  /// By-reference chunks not known to be written yet: where each ends in the stream of
+  /// accepted bytes, and its ArrayBuffer (see `check_detached`).
+  by_ref: RefCell<VecDeque<(u64, JsRef)>>,
+  /// The connection was ended because such a chunk's ArrayBuffer was detached.
+  detached_found: Cell<bool>,
   /// The registered producer and whether it is streaming (push).
   producer: Cell<Option<(JsRef, bool)>>,
   paused: Cell<bool>,
@@ -206,6 +212,7 @@ impl JsSide {
   /// Deliver what the I/O thread queued (runs on the JS thread). Woken ahead of a drain
   /// (`Core::expect_drain`), wait for the write in progress rather than sleep through it.
   fn dispatch(&self, env: js::Env) {
+    self.check_detached(env, true);
     self.deliver_events(env);
     let core = &self.core;
     if core.drain_expected.load(SeqCst)
@@ -216,6 +223,50 @@ impl JsSide {
       self.drains_awaited.set(self.drains_awaited.get() + 1);
       core.fire_armed_events_here();
       self.deliver_events(env);
+    }
+  }
+
+  /// Misuse detection: a by-reference chunk whose ArrayBuffer was detached (transferred to a
+  /// worker, `transfer()`ed, ...) before it was written. The I/O thread would then write memory
+  /// that is no longer the caller's. Only the JS thread can detach a buffer, and it is busy here,
+  /// so a chunk found detached while `written` (read first) has not reached its end was
+  /// detached before it was written: the connection ends with code `ERROR` (not clean), its
+  /// cause an `ERR_INVALID_STATE` error. One written meanwhile may have been detached after its
+  /// write, which is allowed: those are only dropped from the list. Runs at each wake-up of the
+  /// JS thread (`all`: every chunk still unwritten, one `napi_is_detached_arraybuffer` each)
+  /// and at each native `write()` (the oldest only: one call).
+  fn check_detached(&self, env: js::Env, all: bool) {
+    let mut list = self.by_ref.borrow_mut();
+    if list.is_empty() {
+      return;
+    }
+    let written = self.core.written.load(SeqCst);
+    while let Some((end, _)) = list.front() {
+      if *end > written {
+        break;
+      }
+      if let Some((_, r)) = list.pop_front() {
+        r.delete(env);
+      }
+    }
+    let detached = list.iter().take(if all { usize::MAX } else { 1 }).any(|(_, r)| js::is_detached(env, r.get(env)));
+    if !detached || !self.core.accepting() {
+      return;
+    }
+    for (_, r) in list.drain(..) {
+      r.delete(env);
+    }
+    drop(list);
+    if self.core.abort(LostCode::Error, true) {
+      self.detached_found.set(true);
+      self.hold(env);
+    }
+  }
+
+  /// Forget the by-reference chunks (the connection ended).
+  fn clear_by_ref(&self, env: js::Env) {
+    for (_, r) in self.by_ref.borrow_mut().drain(..) {
+      r.delete(env);
     }
   }
 
@@ -308,6 +359,13 @@ impl JsSide {
       (LostCode::ReaderClosed, None) => "the reader closed its end of the pipe".to_string(),
       (LostCode::Aborted, _) => "the connection was aborted".to_string(),
       (LostCode::ProducerError, _) => "a producer or callback threw".to_string(),
+      (LostCode::Error, _) if self.detached_found.get() => {
+        "a Buffer queued by reference (32 KiB or more) had its ArrayBuffer detached (transferred) before it was written"
+          .to_string()
+      }
+      (LostCode::Error, Some(e)) if *e == "EFAULT" => {
+        "writing to the pipe failed (EFAULT): memory of a Buffer queued by reference was gone (was its ArrayBuffer transferred before it was written?)".to_string()
+      }
       (LostCode::Error, Some(e)) => format!("writing to the pipe failed ({e})"),
       (LostCode::Error, None) => "writing to the pipe failed".to_string(),
     };
@@ -334,6 +392,7 @@ impl JsSide {
     // Bytes of a fast-path slab refused after the I/O thread posted this (`accept_unwritten`)
     // are unwritten too: read the counter now, on the thread that adds to it.
     lost.bytes_unwritten = lost.bytes_unwritten.max(self.core.unwritten.load(SeqCst));
+    self.clear_by_ref(env);
     let reason = match self.reason_object(env, &lost) {
       Ok(r) => r,
       Err(_) => {
@@ -619,6 +678,8 @@ impl ProcessWriter {
       refed: Cell::new(false),
       user_ref: Cell::new(false),
       lose_requested: Cell::new(false),
+      by_ref: RefCell::new(VecDeque::new()),
+      detached_found: Cell::new(false),
       sources: RefCell::new(Vec::new()),
       low_water_auto: Cell::new(opts.low_water.is_none()),
       zero_copy,
@@ -833,10 +894,20 @@ impl ProcessWriter {
   pub fn write(&self, env: Env, data: Unknown<'_>) -> Result<bool> {
     let e = env.raw();
     let v = data.raw();
+    self.side.check_detached(e, false);
     match js::view_bytes(e, v)? {
       Some(bytes) if bytes.len() >= BY_REFERENCE_MIN && js::is_uint8_array(e, v) => {
         let shared = unsafe { Uint8Array::from_napi_value(e, v)? };
-        Ok(self.side.write_with(e, bytes.len(), move |q, _| q.push_shared(Box::new(JsBytes(shared)))))
+        let buffer = JsRef::new(e, js::typedarray_buffer(e, v)?)?;
+        let core = &self.side.core;
+        let end = core.accepted.load(SeqCst) + bytes.len() as u64;
+        let ok = self.side.write_with(e, bytes.len(), move |q, _| q.push_shared(Box::new(JsBytes(shared))));
+        if core.accepting() && core.accepted.load(SeqCst) >= end {
+          self.side.by_ref.borrow_mut().push_back((end, buffer));
+        } else {
+          buffer.delete(e);
+        }
+        Ok(ok)
       }
       Some(bytes) => Ok(self.side.write_slices(e, &[bytes])),
       None => {
