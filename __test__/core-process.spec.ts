@@ -253,9 +253,17 @@ test('writes do no I/O on the JS thread (strace: every write and the close of th
     t.truthy(ids, 'the script reported its pid and fd')
     const [, pid, fd] = ids!
     // The writer writes through a private duplicate of the fd (F_DUPFD_CLOEXEC): follow both.
-    const dup = new RegExp(`^\\d+\\s+fcntl\\(${fd}, F_DUPFD_CLOEXEC, \\d+\\)\\s+=\\s+(\\d+)`, 'm').exec(trace)
-    t.truthy(dup, 'the writer duplicated the fd')
-    const fds = [fd, dup![1]]
+    // (strace -f may split the call: "fcntl(N, F_DUPFD_CLOEXEC, 0 <unfinished ...>", then
+    // "<... fcntl resumed>) = M" on a later line of the same thread.)
+    const lines = trace.split('\n')
+    const at = lines.findIndex((l) => new RegExp(`^${pid}\\s+fcntl\\(${fd}, F_DUPFD_CLOEXEC`).test(l))
+    let dupFd: string | undefined
+    for (let i = at; at >= 0 && i < lines.length && dupFd === undefined; i++) {
+      if (i === at || new RegExp(`^${pid}\\s+<\\.\\.\\. fcntl resumed>`).test(lines[i])) dupFd = /\)\s+=\s+(\d+)/.exec(lines[i])?.[1]
+    }
+    t.truthy(dupFd, 'the writer duplicated the fd')
+    const dup = [fd, dupFd!]
+    const fds = [fd, dup[1]]
     const calls = trace
       .split('\n')
       .map((l) => /^(\d+)\s+(write|writev|pwrite64|vmsplice|close)\((\d+)[,)]/.exec(l))
