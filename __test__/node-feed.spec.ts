@@ -307,3 +307,35 @@ test('feed: on a writer that already has a producer rejects with ERR_PRODUCER_AL
   await exitOf(child)
   t.is(Number((await out).toString()), 'first producer data'.length)
 })
+
+test('feed: chunks already written are not kept alive by the feed (an async source of 64 MiB)', async (t) => {
+  // Each wait used to be Promise.race([wait, a promise that settles only at the end]), which kept
+  // every chunk the source yielded reachable until the feed ended.
+  const { setFlagsFromString } = await import('node:v8')
+  const { runInNewContext } = await import('node:vm')
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const { child, stdin } = spawn('wc', ['-c'])
+  const out = collect(child.stdout)
+  const early: WeakRef<Buffer>[] = []
+  let alive = -1
+  async function* source() {
+    for (let i = 0; i < 1024; i++) {
+      const b = Buffer.alloc(65536, i & 255)
+      if (i < 100) early.push(new WeakRef(b))
+      if (i === 1000) {
+        // The first 100 chunks were written long ago: let the writer hand them back, collect.
+        await new Promise((r) => setTimeout(r, 100))
+        gc()
+        await new Promise((r) => setImmediate(r))
+        gc()
+        alive = early.filter((w) => w.deref() !== undefined).length
+      }
+      yield b
+    }
+  }
+  t.is((await feed(stdin!, source())).code, 'DONE')
+  await exitOf(child)
+  t.is(Number((await out).toString()), 1024 * 65536)
+  t.true(alive >= 0 && alive <= 10, `${alive} of the first 100 chunks still reachable`)
+})
