@@ -264,3 +264,42 @@ test('a file into a regular file and into /dev/null (copy_file_range, sendfile)'
   t.is(await withTimeout(n.writeFile(file)), data.length)
   n.loseConnection()
 })
+
+test('random interleavings of writes and file ranges, on every transport and both paths: the child gets them in order', async (t) => {
+  let seed = 12345
+  const rand = (n: number) => {
+    seed ^= seed << 13
+    seed ^= seed >>> 17
+    seed ^= seed << 5
+    return (seed >>> 0) % n
+  }
+  const transports = [{}, { zeroCopy: true }, { transport: 'socketpair' as const }]
+  for (let round = 0; round < 6; round++) {
+    const options = transports[round % transports.length]
+    const { readFd, writer } = createPipe(options)
+    const tr = lostTracker()
+    writer.onConnectionLost = tr.onConnectionLost
+    const c = attachReader(readFd, 'sha256sum')
+    const expected: Buffer[] = []
+    const moved: Array<Promise<number>> = []
+    for (let i = 0; i < 12; i++) {
+      if (rand(3) === 0) {
+        const start = rand(data.length)
+        const end = start + rand(Math.min(data.length - start, 600 * KiB) + 1)
+        moved.push(rand(2) ? writer.writeFile(file, { start, end }) : viaFallback(writer, file, { start, end }))
+        expected.push(data.subarray(start, end))
+      } else {
+        const chunk = bytes([1, 100, 5000, 40 * KiB, 200 * KiB][rand(5)], i + round * 100)
+        writer.write(chunk)
+        expected.push(chunk)
+      }
+      if (rand(4) === 0) await settle(rand(5))
+    }
+    writer.loseConnection()
+    await withTimeout(Promise.all(moved))
+    const reason = await withTimeout(tr.lost)
+    t.is(reason.code, 'DONE')
+    t.is(reason.bytesWritten, Buffer.concat(expected).length)
+    t.is(await shaOfChild(c), sha256(...expected), `round ${round} ${JSON.stringify(options)}`)
+  }
+})

@@ -261,6 +261,14 @@ impl SourceQueue {
     self.sources.front().map_or(u64::MAX, |s| s.after.saturating_sub(self.queue_taken))
   }
 
+  /// The write queue is empty: whatever was counted before the next source is gone, so the
+  /// source is due now (never waits for bytes that will not come).
+  pub fn catch_up(&mut self) {
+    if let Some(s) = self.sources.front() {
+      self.queue_taken = self.queue_taken.max(s.after);
+    }
+  }
+
   pub fn front_mut(&mut self) -> Option<&mut Source> {
     self.sources.front_mut()
   }
@@ -312,6 +320,8 @@ mod queue_tests {
     assert!(q.due(), "two sources queued back to back");
     q.sources.pop_front();
     assert_eq!(q.queue_bytes_before_next(), 150);
+    q.catch_up();
+    assert!(q.due(), "an empty queue holds no source back");
     assert_eq!(q.cut(), vec![(3, 0)]);
     assert!(q.is_empty());
   }

@@ -560,6 +560,11 @@ impl IoThread {
         if w.inflight.is_empty() && w.sources.is_empty() {
           return Flushed::Empty;
         }
+        if w.inflight.is_empty() {
+          // Nothing is left to write before the next source: it is due (a safety net; the
+          // bytes counted before it are always in the queue).
+          w.sources.catch_up();
+        }
       }
       if w.sources.due() {
         match Self::pump_source(w, fd) {
