@@ -23,6 +23,8 @@ pub mod source_plan;
 pub mod sys;
 
 mod held;
+#[cfg(test)]
+mod proptests;
 mod iterate;
 mod js;
 mod write_file;
