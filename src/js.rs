@@ -3,6 +3,15 @@
 //! a call, and calling user callbacks without letting a throw escape as a fatal exception.
 //!
 //! Every function here runs on the JS thread of `env`.
+//!
+//! N-API statuses: every call that can run JavaScript (property reads and writes, which may hit
+//! a getter, a setter or a Proxy trap; calls; coercions; iteration) or that fails while an
+//! exception is pending is checked ([`check`]), and its failure is returned as the pending
+//! exception, never carried past. Left unchecked, by design, are the calls that run no
+//! JavaScript and can only fail on arguments this file has already checked (`napi_typeof`, the
+//! `napi_is_*` predicates, `napi_get_*_info` on a value of that kind, reference reads and
+//! deletes, primitives such as numbers and booleans): their out-parameters start as safe
+//! defaults (null reads as `undefined`, zero lengths as empty).
 
 use std::ffi::CString;
 use std::ptr;

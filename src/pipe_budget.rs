@@ -12,6 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use crate::core::LockOrRecover;
+
 /// Bytes of enlargement above the default capacity the whole process may hold.
 pub const PROCESS_LIMIT: u64 = 16 << 20;
 
@@ -58,7 +60,7 @@ pub static BUDGET: Mutex<Option<Budget>> = Mutex::new(None);
 
 /// Run `f` with the process-wide budget.
 pub fn with<R>(f: impl FnOnce(&mut Budget) -> R) -> R {
-  let mut guard = BUDGET.lock().unwrap();
+  let mut guard = BUDGET.lock_or_recover();
   f(guard.get_or_insert_with(Budget::default))
 }
 
