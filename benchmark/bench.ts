@@ -4,7 +4,11 @@
 //   --quick              BENCH_QUICK=1         smoke test: tiny sizes, 1 repetition, no calibration;
 //                                              writes benchmark/build/results-quick.json, no BENCHMARKS.md
 //   --reps N             BENCH_REPS            repetitions per contender (default 5)
-//   --workloads a,b      BENCH_WORKLOADS       workload ids or kinds (chunks, sequence, concurrent, slow)
+//   --main-job-reps N    BENCH_MAIN_JOB_REPS   at most this many on the main-job workloads (file,
+//                                              pipe-in, gunzip: 2 GiB each; default 3)
+//   --no-probes          BENCH_NO_PROBES=1     skip the placement probe (about a minute)
+//   --workloads a,b      BENCH_WORKLOADS       workload ids or kinds (chunks, sequence, concurrent, slow,
+//                                              slowmany, producer, file, pipein, gunzip)
 //   --contenders a,b     BENCH_CONTENDERS      contender ids, or families (node, raw); `pw` is the
 //                                              defaults alone; opt-in variants only by id
 //   --seconds S          BENCH_SECONDS         target duration of one run (default 0.75)
@@ -19,6 +23,9 @@ import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
 import * as os from 'node:os'
 import * as path from 'node:path'
+import { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import * as zlib from 'node:zlib'
 
 import { CONTENDERS, PW, type Contender } from './contenders.ts'
 import {
@@ -44,6 +51,8 @@ import {
   ROOT_DIR,
   SINK,
   defaultWorkloads,
+  inputFile,
+  makeChunk,
   median,
   type RunResult,
   type RunSpec,
@@ -76,11 +85,13 @@ function parseArgs(argv: string[]) {
     return n
   }
   const quick = flags.has('quick') || process.env.BENCH_QUICK === '1'
-  const known = ['quick', 'reps', 'workloads', 'contenders', 'seconds', 'slow-total', 'slow-rate', 'out', 'no-report', 'no-install']
+  const known = ['quick', 'reps', 'main-job-reps', 'workloads', 'contenders', 'seconds', 'slow-total', 'slow-rate', 'out', 'no-report', 'no-install', 'no-probes']
   for (const k of flags.keys()) if (!known.includes(k)) throw new Error(`unknown option --${k}; known: ${known.join(', ')}`)
   return {
     quick,
     reps: num('reps', 'BENCH_REPS') ?? (quick ? 1 : 5),
+    mainJobReps: num('main-job-reps', 'BENCH_MAIN_JOB_REPS') ?? 3,
+    probes: !flags.has('no-probes') && process.env.BENCH_NO_PROBES !== '1',
     workloads: list('workloads', 'BENCH_WORKLOADS'),
     contenders: list('contenders', 'BENCH_CONTENDERS'),
     targetSeconds: num('seconds', 'BENCH_SECONDS') ?? 0.75,
@@ -168,12 +179,23 @@ const tsScript = (file: string, args: string[]): [string, string[]] => [
   ['--import', '@oxc-node/core/register', path.join(BENCH_DIR, file), ...args],
 ]
 
+/** The CLI as a user runs it. */
+const CLI = [process.execPath, path.join(ROOT_DIR, 'bin', 'process-writer.js')]
+
 function command(c: Contender, spec: RunSpec): [string, string[]] {
   const f = c.feeder
   switch (f.kind) {
     case 'pw':
     case 'node':
+    case 'stream':
+    case 'writeFile':
       return tsScript('run-one.ts', [JSON.stringify(spec)])
+    case 'cmd': {
+      const subst = (a: string): string[] =>
+        a === 'CLI' ? CLI : [a === 'FILE' ? spec.file! : a === 'SINK' ? spec.sink : a === 'BYTES' ? String(spec.total) : a]
+      const stages = f.pipeline.map((argv) => argv.flatMap(subst))
+      return ['python3', [path.join(BENCH_DIR, 'run_cmd.py'), JSON.stringify(spec), JSON.stringify(stages)]]
+    }
     case 'twisted':
       return [VENV_PY, [path.join(BENCH_DIR, 'twisted_feed.py'), JSON.stringify(spec)]]
     case 'raw':
@@ -209,7 +231,7 @@ function fromRaw(spec: RunSpec, j: any): RunResult {
   }
 }
 
-function runOne(c: Contender, spec: RunSpec, timeoutMs: number): Promise<RunResult> {
+function runOne(c: Contender, spec: RunSpec, timeoutMs: number): Promise<RunResult & { skipped?: boolean }> {
   const [cmd, args] = command(c, spec)
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT_DIR, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
@@ -232,7 +254,8 @@ function runOne(c: Contender, spec: RunSpec, timeoutMs: number): Promise<RunResu
       const line = out.trim().split('\n').pop() ?? ''
       try {
         const j = JSON.parse(line)
-        resolve(c.feeder.kind === 'raw' ? fromRaw(spec, j) : j)
+        if (j.skip) resolve({ ...fail(spec, j.skip), skipped: true })
+        else resolve(c.feeder.kind === 'raw' ? fromRaw(spec, j) : j)
       } catch {
         const tail = err.trim().split('\n').slice(-3).join(' / ')
         resolve(fail(spec, `exit ${code}: ${tail || out.slice(-300)}`))
@@ -300,12 +323,72 @@ const roundUp = (n: number, unit: number) => Math.max(unit, Math.ceil(n / unit) 
 const sizeFor = (rate: number, seconds: number, w: Workload) => roundUp(Math.min(rate * seconds, 64 * GiB), unitOf(w))
 
 function specFor(c: Contender, w: Workload, total: number): RunSpec {
-  return { contender: c.id, workload: w.id, kind: w.kind, chunk: w.chunk, seqLen: w.seqLen, children: w.children, total, slowRate: w.slowRate, sink: SINK }
+  return {
+    contender: c.id,
+    workload: w.id,
+    kind: w.kind,
+    chunk: w.chunk,
+    seqLen: w.seqLen,
+    children: w.children,
+    total,
+    slowRate: w.slowRate,
+    sink: SINK,
+    ...(w.fresh ? { fresh: true } : {}),
+    ...(w.input ? { file: inputFile(w.input, w.fixedTotal) } : {}),
+  }
 }
 
 function timeoutFor(w: Workload, total: number): number {
-  // generous: 30 s, or the slow child's nominal duration three times over
-  return Math.max(30_000, w.slowRate ? (3000 * total) / w.slowRate : 0)
+  // generous: 30 s, or the slow children's nominal duration three times over
+  return Math.max(30_000, w.slowRate ? (3000 * total) / w.children / w.slowRate : 0)
+}
+
+// ---------------------------------------------------------------------------------------------
+// the main job's inputs: written once into benchmark/build, then read once so they are page-cached
+
+async function prepareInput(w: Workload): Promise<void> {
+  const file = inputFile(w.input!, w.fixedTotal)
+  const ready = fs.existsSync(file) && (w.input === 'gzip' || fs.statSync(file).size === w.fixedTotal)
+  if (!ready) {
+    console.log(`writing ${path.relative(ROOT_DIR, file)} (${fmtBytes(w.fixedTotal)}${w.input === 'gzip' ? ' once decompressed' : ''}) ...`)
+    const tmp = `${file}.tmp`
+    if (w.input === 'plain') {
+      // The benchmark's chunk pattern, 1 MiB at a time.
+      const block = makeChunk(MiB)
+      const fd = fs.openSync(tmp, 'w')
+      for (let n = 0; n < w.fixedTotal; n += MiB) fs.writeSync(fd, block, 0, Math.min(MiB, w.fixedTotal - n))
+      fs.closeSync(fd)
+    } else {
+      // Compressible text (numbered log-like lines), exactly fixedTotal bytes once decompressed.
+      const lines: string[] = []
+      for (let i = 0; i < 16384; i++) lines.push(`${String(i).padStart(8, '0')} GET /static/app.${i % 97}.js 200 ${(i * 7919) % 65536} "Mozilla/5.0 (X11; Linux x86_64)"\n`)
+      const text = Buffer.from(lines.join(''))
+      let left = w.fixedTotal
+      const source = Readable.from(
+        (function* () {
+          while (left > 0) {
+            const n = Math.min(left, text.length)
+            left -= n
+            yield text.subarray(0, n)
+          }
+        })(),
+      )
+      await pipeline(source, zlib.createGzip({ level: 6 }), fs.createWriteStream(tmp))
+    }
+    fs.renameSync(tmp, file)
+  }
+  // Into the page cache.
+  const fd = fs.openSync(file, 'r')
+  const buf = Buffer.allocUnsafe(MiB)
+  while (fs.readSync(fd, buf, 0, MiB, null) > 0) {}
+  fs.closeSync(fd)
+}
+
+/** Why a contender cannot run here (a program it needs is missing), or null. */
+function missing(c: Contender): string | null {
+  if (c.feeder.kind !== 'cmd' || !c.feeder.needs) return null
+  const r = spawnSync('sh', ['-c', `command -v ${c.feeder.needs}`], { encoding: 'utf8' })
+  return r.status === 0 ? null : `${c.feeder.needs} is not installed (Debian package \`${c.feeder.needs}\`): the \`${c.id}\` row was skipped`
 }
 
 /**
@@ -450,15 +533,26 @@ async function main() {
   }
   for (const n of notes) console.log(`note: ${n}`)
 
-  const placement = opts.quick ? null : await placementProbe(contenders.find((c) => c.id === PW))
+  const placement = opts.quick || !opts.probes ? null : await placementProbe(contenders.find((c) => c.id === PW))
   if (placement) console.log(`placement probe: ${placement.text}`)
 
   const runs: Results['runs'] = []
+  const skipped = new Set<string>()
   let quietBudgetMs = 120_000 // waiting for quiet, over the whole session
   for (const w of workloads) {
-    const cs = contenders.filter((c) => c.workloads.includes(w.kind) && w.chunk >= (c.minChunk ?? 0))
+    let cs = contenders.filter((c) => c.workloads.includes(w.kind) && w.chunk >= (c.minChunk ?? 0))
+    for (const c of cs) {
+      const why = missing(c)
+      if (why && !notes.includes(why)) {
+        notes.push(why)
+        console.log(`note: ${why}`)
+      }
+    }
+    cs = cs.filter((c) => !missing(c))
     if (!cs.length) continue
     console.log(`\n== ${w.id}: ${w.title} (${cs.map((c) => c.id).join(', ')})`)
+    if (w.input) await prepareInput(w)
+    const reps = w.input && !opts.quick ? Math.min(opts.reps, opts.mainJobReps) : opts.reps
 
     // Bytes per run, per contender.
     const totals = new Map<string, number>()
@@ -476,14 +570,22 @@ async function main() {
     }
 
     // A B C ... A B C ...: every contender once per repetition, in the same order.
-    for (let rep = 1; rep <= opts.reps; rep++) {
+    for (let rep = 1; rep <= reps; rep++) {
       for (const c of cs) {
         const total = totals.get(c.id)
         if (total === undefined) continue
+        if (skipped.has(c.id)) continue
         const quiet = opts.quick ? null : await waitQuiet(Math.min(15_000, quietBudgetMs))
         if (quiet) quietBudgetMs -= quiet.waitedMs
         const host = opts.quick ? null : hostSpeed()
         const r = await runOne(c, specFor(c, w, total), timeoutFor(w, total))
+        if (r.skipped) {
+          skipped.add(c.id)
+          const note = `\`${c.id}\` skipped: ${r.error}`
+          if (!notes.includes(note)) notes.push(note)
+          console.log(`  note: ${note}`)
+          continue
+        }
         runs.push({
           ...r,
           rep,
@@ -501,7 +603,7 @@ async function main() {
           : `FAILED: ${r.error}`
         const noisy = quiet && quiet.busy >= QUIET ? `  (machine busy: ${quiet.busy.toFixed(1)} cores used by others)` : ''
         const mode = host !== null ? `  (host probe ${fmtRate(host)})` : ''
-        console.log(`  [${rep}/${opts.reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}${noisy}${mode}`)
+        console.log(`  [${rep}/${reps}] ${c.id.padEnd(22)} ${fmtBytes(total).padStart(10)}  ${detail}${noisy}${mode}`)
       }
     }
   }

@@ -1,7 +1,10 @@
 // Who is measured, and on what. Adding a contender (say a ProcessWriter speed option such as
 // `zeroCopy` or another transport) is one entry in CONTENDERS.
 
-export type WorkloadKind = 'chunks' | 'sequence' | 'concurrent' | 'slow'
+export type WorkloadKind = 'chunks' | 'sequence' | 'concurrent' | 'slow' | 'slowmany' | 'producer' | 'file' | 'pipein' | 'gunzip'
+
+/** Where a stream contender writes a Node Readable (a file's read stream, or it piped through gunzip). */
+export type StreamSink = 'node-stdin' | 'toWritable' | 'feed'
 
 export type Feeder =
   /** ProcessWriter as the package exports it (lib/index.js `createPipe`); `options` go to createPipe. */
@@ -17,8 +20,22 @@ export type Feeder =
       /** Pause `pauseUs` after each burst of chunks that crosses `highWater` bytes (raw_writer.c). */
       marks?: { highWater: number; pauseUs: number }
     }
-  /** benchmark/twisted_feed.py: Twisted's own ProcessWriter under its reactor. */
+  /** benchmark/twisted_feed.py: Twisted's own ProcessWriter under its reactor (FileSender for `file`). */
   | { kind: 'twisted' }
+  /**
+   * A Node Readable of the input file (`fs.createReadStream`, `highWaterMark` = `hwm`, default
+   * Node's 64 KiB; `gunzip`: through `zlib.createGunzip()`) into the sink: `node-stdin`
+   * `pipeline(readable, child.stdin)` (Node's child_process), `toWritable` `pipeline(readable,
+   * toWritable(writer))`, `feed` `feed(writer, readable)`, the writer from `spawn()`'s defaults.
+   */
+  | { kind: 'stream'; sink: StreamSink; hwm?: number }
+  /** `writer.writeFile(FILE)` (the library's native file source) into a child from `spawn()`. */
+  | { kind: 'writeFile' }
+  /**
+   * Commands (benchmark/run_cmd.py): `pipeline` with FILE, SINK, BYTES, CLI substituted, the sink
+   * last; `needs` is a program that must be on PATH (else the row is skipped with a note).
+   */
+  | { kind: 'cmd'; pipeline: string[][]; needs?: string }
 
 export interface Contender {
   id: string
@@ -48,13 +65,82 @@ function raw(mode: 'write' | 'writev', transport: 'pipe' | 'pipe1m' | 'socketpai
   }
 }
 
+/** The main-job contenders: the same input into the same sink, each its own way. */
+const STREAM_LABEL: Record<StreamSink, string> = {
+  'node-stdin': "pipeline(readable, child.stdin) (Node's child_process)",
+  toWritable: 'pipeline(readable, toWritable(writer))',
+  feed: 'feed(writer, readable)',
+}
+function stream(sink: StreamSink, hwm?: number): Contender {
+  const size = hwm ? `${hwm >> 10} KiB` : '64 KiB (default)'
+  return {
+    id: `${sink === 'node-stdin' ? 'node-pipeline' : `pw-${sink.toLowerCase()}`}${hwm ? '-1m' : ''}`,
+    label: `${STREAM_LABEL[sink]}, highWaterMark ${size}`,
+    transport: sink === 'node-stdin' ? 'AF_UNIX socketpair (libuv)' : 'pipe (1 MiB default, budgeted)',
+    feeder: { kind: 'stream', sink, ...(hwm ? { hwm } : {}) },
+    // gunzip's reads are zlib's output chunks (16 KiB), whatever the file stream's mark
+    workloads: hwm ? ['file'] : ['file', 'gunzip'],
+  }
+}
+
+export const MAIN_JOB: Contender[] = [
+  {
+    id: 'cli-file',
+    label: 'process-writer feed --input FILE -- sink (the CLI)',
+    transport: 'pipe (1 MiB default, budgeted)',
+    feeder: { kind: 'cmd', pipeline: [['CLI', 'feed', '-q', '--input', 'FILE', '--', 'SINK', 'BYTES']] },
+    workloads: ['file'],
+  },
+  {
+    id: 'pw-writefile',
+    label: 'writer.writeFile(FILE) (the library)',
+    transport: 'pipe (1 MiB default, budgeted)',
+    feeder: { kind: 'writeFile' },
+    workloads: ['file'],
+  },
+  {
+    id: 'pv',
+    label: 'pv -q FILE | sink',
+    transport: 'pipe (64 KiB, shell)',
+    feeder: { kind: 'cmd', pipeline: [['pv', '-q', 'FILE'], ['SINK', 'BYTES']], needs: 'pv' },
+    workloads: ['file'],
+  },
+  {
+    id: 'cat',
+    label: 'cat FILE | sink',
+    transport: 'pipe (64 KiB, shell)',
+    feeder: { kind: 'cmd', pipeline: [['cat', 'FILE'], ['SINK', 'BYTES']] },
+    workloads: ['file', 'pipein'],
+  },
+  {
+    id: 'cli-pipein',
+    label: 'cat FILE | process-writer feed -- sink (the CLI, stdin a pipe)',
+    transport: 'pipe (64 KiB) in, pipe (1 MiB default) out',
+    feeder: { kind: 'cmd', pipeline: [['cat', 'FILE'], ['CLI', 'feed', '-q', '--', 'SINK', 'BYTES']] },
+    workloads: ['pipein'],
+  },
+  stream('node-stdin'),
+  stream('node-stdin', 1 << 20),
+  stream('toWritable'),
+  stream('toWritable', 1 << 20),
+  stream('feed'),
+  stream('feed', 1 << 20),
+  {
+    id: 'twisted-filesender',
+    label: "Twisted FileSender into its ProcessWriter (16 KiB reads)",
+    transport: 'pipe (64 KiB)',
+    feeder: { kind: 'twisted' },
+    workloads: ['file'],
+  },
+]
+
 export const CONTENDERS: Contender[] = [
   {
     id: 'pw',
     label: 'ProcessWriter (defaults)',
     transport: 'pipe (1 MiB default, budgeted)',
     feeder: { kind: 'pw' },
-    workloads: ALL,
+    workloads: [...ALL, 'producer', 'slowmany'],
   },
   // Variants: shown beside the defaults, never used by the targets except zero-copy's own.
   // optIn ones run only when named.
@@ -96,37 +182,11 @@ export const CONTENDERS: Contender[] = [
     optIn: true,
   },
   {
-    id: 'pw-buf1m',
-    label: 'ProcessWriter, bufferSize 1 MiB, lowWaterMark 256 KiB',
-    transport: 'pipe (1 MiB default, budgeted)',
-    feeder: { kind: 'pw', options: { bufferSize: 1 << 20, lowWaterMark: 1 << 18 } },
-    workloads: ['chunks', 'sequence', 'concurrent'],
-  },
-  {
-    id: 'pw-twisted',
-    label: "ProcessWriter, Twisted-exact marks (bufferSize 64 KiB, lowWaterMark 0)",
-    transport: 'pipe (1 MiB default, budgeted)',
-    feeder: { kind: 'pw', options: { bufferSize: 65536, lowWaterMark: 0 } },
-    workloads: ['chunks', 'concurrent'],
-  },
-  ...([
-    [512 << 10, 128 << 10],
-    [1 << 20, 512 << 10],
-    [960 << 10, 240 << 10],
-  ] as const).map(([b, l]): Contender => ({
-    id: `pw-b${b >> 10}k-l${l >> 10}k`,
-    label: `ProcessWriter, bufferSize ${b >> 10} KiB, lowWaterMark ${l >> 10} KiB`,
-    transport: 'pipe (1 MiB default, budgeted)',
-    feeder: { kind: 'pw', options: { bufferSize: b, lowWaterMark: l } },
-    workloads: ['chunks', 'sequence', 'concurrent'],
-    optIn: true,
-  })),
-  {
     id: 'node-drain',
     label: "Node child.stdin, awaiting 'drain'",
     transport: 'AF_UNIX socketpair (libuv)',
     feeder: { kind: 'node', style: 'drain' },
-    workloads: ALL,
+    workloads: [...ALL, 'producer'],
   },
   {
     id: 'node-cork',
@@ -136,6 +196,7 @@ export const CONTENDERS: Contender[] = [
     workloads: ALL,
   },
   { id: 'twisted', label: "Twisted ProcessWriter (epoll reactor)", transport: 'pipe (64 KiB)', feeder: { kind: 'twisted' }, workloads: ALL },
+  ...MAIN_JOB,
   raw('write', 'pipe'),
   raw('writev', 'pipe'),
   raw('write', 'pipe1m'),

@@ -26,6 +26,8 @@ export interface Summary {
   /** peak RSS above the idle baseline: median and worst run */
   rssOver: number | null
   rssOverMax: number | null
+  /** peak RSS (median), for contenders whose idle baseline is not known (commands) */
+  rssPeak: number | null
   syscalls: number | null
   vsNode: number | null
   vsTwisted: number | null
@@ -130,6 +132,7 @@ export function summarize(workloads: Workload[], contenders: string[], runs: Run
         cpuPerGiB: med(good.map((r) => r.cpuPerGiB)),
         rssOver: med(over),
         rssOverMax: over.some((x) => x !== null) ? Math.max(...over.filter((x): x is number => x !== null)) : null,
+        rssPeak: med(good.map((r) => r.rssPeak)),
         syscalls: med(good.map((r) => r.syscalls)),
         vsNode: null,
         vsTwisted: null,
@@ -244,8 +247,65 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     if (raw !== null) addNote(targets[targets.length - 1], `raw C, one poll loop, 1 MiB pipes: ${x(raw)}`)
   }
   bestOption('concurrent-node', 'concurrent-64', 'vsNode', 1)
+
+  // The way users write: a push producer and a fresh Buffer.from() per write (the defaults).
+  ratio('producer-100B-node', '100 B writes, push producer, fresh Buffer per write, vs Node', 'producer-100B', 20, 'vsNode')
+  ratio('producer-4KiB-node', '4 KiB writes, push producer, fresh Buffer per write, vs Node', 'producer-4KiB', 4, 'vsNode')
+  ratio('producer-64KiB-node', '64 KiB writes, push producer, fresh Buffer per write, vs Node', 'producer-64KiB', 1, 'vsNode')
+  {
+    const s = get('slow-256', PW)
+    const v = s?.rssOverMax ?? null
+    targets.push({
+      id: 'slow-256-rss',
+      text: '256 slow children, push producers, defaults: peak RSS above idle (worst run)',
+      goal: '≤ 384 MiB',
+      measured: v === null ? '–' : `${(v / MiB).toFixed(1)} MiB`,
+      status: v === null ? 'n/a' : v <= 384 * MiB ? 'PASS' : 'MISS',
+    })
+  }
+
+  // The main job: one contender against another on the same input.
+  const vs = (id: string, text: string, w: string, who: string, base: string, goal: number) => {
+    const a = get(w, who)?.throughput
+    const b = get(w, base)?.throughput
+    const v = a && b ? a / b : null
+    const measured = v === null ? '–' : `${x(v)} (${fmtRate(a!)} vs ${fmtRate(b!)})`
+    targets.push({ id, text, goal: `≥ ${goal}×`, measured, status: v === null ? 'n/a' : v >= goal ? 'PASS' : 'MISS' })
+  }
+  vs('cli-pv', 'CLI file feed (`--input FILE`) vs `pv -q FILE | sink`', 'file', 'cli-file', 'pv', 1)
+  vs('cli-cat', 'CLI file feed vs `cat FILE | sink`', 'file', 'cli-file', 'cat', 1.5)
+  vs('cli-node', "CLI file feed vs Node's pipeline(createReadStream, child.stdin) at 1 MiB highWaterMark", 'file', 'cli-file', 'node-pipeline-1m', 2)
+  vs('writefile-pv', '`writer.writeFile(FILE)` vs `pv -q FILE | sink`', 'file', 'pw-writefile', 'pv', 1)
+  {
+    const s = get('file', 'pw-writefile')
+    const rss = s?.rssOverMax ?? null
+    targets.push({
+      id: 'writefile-rss',
+      text: '`writeFile`: peak RSS above idle (worst run)',
+      goal: '≤ 16 MiB',
+      measured: rss === null ? '–' : `${(rss / MiB).toFixed(1)} MiB`,
+      status: rss === null ? 'n/a' : rss <= 16 * MiB ? 'PASS' : 'MISS',
+    })
+    const elu = s?.elu ?? null
+    targets.push({
+      id: 'writefile-elu',
+      text: '`writeFile`: main-thread ELU while it runs',
+      goal: '≤ 0.05',
+      measured: elu === null ? '–' : elu.toFixed(3),
+      status: elu === null ? 'n/a' : elu <= 0.05 ? 'PASS' : 'MISS',
+    })
+  }
+  vs('pipein-cat', '`cat FILE | process-writer feed -- sink` vs `cat FILE | sink`', 'pipe-in', 'cli-pipein', 'cat', 0.9)
+  for (const [w, hwm, name] of [['file', '', 'file, 64 KiB reads'], ['file', '-1m', 'file, 1 MiB reads'], ['gunzip', '', 'gunzip']] as const) {
+    for (const [who, api] of [['pw-towritable', 'toWritable'], ['pw-feed', 'feed']] as const) {
+      vs(`stream-${w}${hwm}-${api}`, `generic stream (${name}): ${api} vs the same pipeline into child.stdin`, w, `${who}${hwm}`, `node-pipeline${hwm}`, 1)
+    }
+  }
   return targets
 }
+
+/** A table cell's text: a `|` would end the cell. */
+const cell = (text: string) => text.replace(/\|/g, '\\|')
 
 function table(head: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`
@@ -264,8 +324,8 @@ export function renderWorkloadTables(r: Results): string {
       table(
         ['contender', 'transport', 'bytes/run', 'median', 'min–max', '× Node', '× Twisted', '× raw pipe', 'ELU', 'CPU s/GiB', 'RSS peak − idle'],
         rows.map((s) => [
-          `${label(s.contender)?.label ?? s.contender} \`${s.contender}\``,
-          label(s.contender)?.transport ?? '',
+          `${cell(label(s.contender)?.label ?? s.contender)} \`${s.contender}\``,
+          cell(label(s.contender)?.transport ?? ''),
           s.throughput ? fmtBytes(s.bytesPerRun) : '–',
           s.throughput ? `**${fmtRate(s.throughput)}**` : `failed: ${s.error ?? ''}`.slice(0, 120),
           s.throughput ? `${fmtRate(s.throughputMin)} – ${fmtRate(s.throughputMax)}` : '–',
@@ -274,7 +334,11 @@ export function renderWorkloadTables(r: Results): string {
           x(s.vsRawPipe),
           s.elu === null ? '–' : s.elu.toFixed(2),
           s.cpuPerGiB === null ? '–' : s.cpuPerGiB.toFixed(2),
-          s.rssOver === null ? '–' : `${(s.rssOver / MiB).toFixed(1)} MiB` + (w.kind === 'slow' ? ` (max ${(s.rssOverMax! / MiB).toFixed(1)})` : ''),
+          s.rssOver !== null
+            ? `${(s.rssOver / MiB).toFixed(1)} MiB` + (w.kind === 'slow' || w.kind === 'slowmany' ? ` (max ${(s.rssOverMax! / MiB).toFixed(1)})` : '')
+            : s.rssPeak !== null && s.rssPeak > 0
+              ? `${(s.rssPeak / MiB).toFixed(1)} MiB peak (idle unknown)`
+              : '–',
         ]),
       ),
     )
@@ -302,12 +366,12 @@ const optionCell = (t: Target) => (t.option ? `\`${t.option.contender}\`: ${t.op
  * The last columns judge the best ProcessWriter option where the target does not name the defaults. */
 export function renderTargets(targets: Target[], fast?: Target[]): string {
   const option = (t: Target) => [optionCell(t), statusCell(t.option?.status)]
-  if (!fast) return table(['target', 'goal', 'defaults', '', 'best option', ''], targets.map((t) => [t.text, t.goal, t.measured, statusCell(t.status), ...option(t)]))
+  if (!fast) return table(['target', 'goal', 'defaults', '', 'best option', ''], targets.map((t) => [cell(t.text), t.goal, cell(t.measured), statusCell(t.status), ...option(t)]))
   return table(
     ['target', 'goal', 'defaults, all runs', '', 'defaults, host fast mode only', '', 'best option, all runs', ''],
     targets.map((t) => {
       const f = fast.find((q) => q.id === t.id)
-      return [t.text, t.goal, t.measured, statusCell(t.status), f?.measured ?? '–', statusCell(f?.status), ...option(t)]
+      return [cell(t.text), t.goal, cell(t.measured), statusCell(t.status), cell(f?.measured ?? '–'), statusCell(f?.status), ...option(t)]
     }),
   )
 }
@@ -342,9 +406,15 @@ Generated by \`benchmark/report.ts\` from \`${source}\`; do not edit by hand.
 - **Machine:** ${m.cores} cores (${m.cpuModel}), ${m.memory}, Linux ${m.kernel}, Node ${m.node}${m.python ? `, ${m.python}` : ''}${m.twisted ? `, Twisted ${m.twisted}` : ''}
 ${renderHostModes(r.hostModes)}${m.placement ? `- **Scheduler placement and write size matter here:** ${m.placement}. Contenders are not pinned, so each run lands
   wherever the scheduler puts writer, I/O thread and reader; the min–max columns show that spread.\n` : ''}- **Command:** \`${r.command}\`${m.commit ? ` at commit \`${m.commit}\`` : ''}${m.binary ? `; binary \`${m.binary}\`` : ''}
-- **Reproduce:** \`npm run bench\` (everything, about 10 min); \`npm run bench -- --quick\` (smoke test, seconds);
-  select with \`--workloads chunks-64KiB,slow\` and \`--contenders pw,node-drain,raw\`; options are listed at the top of
-  \`benchmark/bench.ts\`. \`benchmark/call-cost.ts\` alone gives the per-call cost.
+- **Reproduce:** \`npm run bench\` (everything, about 15–20 min on a quiet 2-core machine); \`npm run bench -- --quick\`
+  (smoke test, under a minute); select with \`--workloads chunks-64KiB,file\` (ids or kinds) and
+  \`--contenders pw,node-drain,raw\`; options are listed at the top of \`benchmark/bench.ts\`.
+  \`benchmark/call-cost.ts\` alone gives the per-call cost.
+- **The main job** (workloads \`file\`, \`pipe-in\`, \`gunzip\`): the same sink reads a 2 GiB page-cached file (\`gunzip\`:
+  512 MiB decompressed by zlib in the feeding process) however each contender moves it; at most
+  ${r.options.mainJobReps ?? 3} repetitions each. Command-line contenders (the CLI, \`pv\`, \`cat\`) are timed from
+  their start (the CLI's includes starting Node) to the sink's exit by \`benchmark/run_cmd.py\`, with their
+  processes' CPU from \`wait4\` (the sink's own taken off) and their peak RSS (no idle baseline: shown as peak).
 - **Method:** every contender runs in the same session, alternating (A B C … A B C …), ${r.options.reps} repetition(s) each,
   each JS or Twisted run in a fresh process; medians shown. All contenders feed the same consumer,
   \`benchmark/native/sink.c\` (reads stdin with a 1 MiB buffer, counts, checks the count). Throughput is

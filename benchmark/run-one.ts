@@ -10,6 +10,9 @@ import * as fs from 'node:fs'
 import { createRequire } from 'node:module'
 import * as path from 'node:path'
 import { performance } from 'node:perf_hooks'
+import type { Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import * as zlib from 'node:zlib'
 
 import { contenderById, type Feeder } from './contenders.ts'
 import { GiB, makeChunk, ROOT_DIR, type Pin, type RunResult, type RunSpec } from './workloads.ts'
@@ -73,8 +76,11 @@ async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, by
   await once(sink.child, 'spawn')
 
   const chunk = makeChunk(spec.chunk)
+  // A fresh copy per write (producer workloads, slow-256), as most code does; else one reused chunk.
+  const next = spec.fresh ? () => Buffer.from(chunk) : () => chunk
   const sequence: Buffer[] = Array.from({ length: spec.seqLen }, () => chunk)
   const plan = planner(bytes, spec.chunk * (spec.kind === 'sequence' ? spec.seqLen : 1))
+  const pushed = spec.kind === 'slow' || spec.kind === 'slowmany' || spec.kind === 'producer'
   let lostResolve!: (r: { code: string; message?: string }) => void
   const lost = new Promise<{ code: string; message?: string }>((r) => (lostResolve = r))
   let closing = false
@@ -82,7 +88,7 @@ async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, by
   const finish = () => {
     if (closing) return
     closing = true
-    if (spec.kind === 'slow') writer.unregisterProducer()
+    if (pushed) writer.unregisterProducer()
     writer.loseConnection()
   }
   // write/writeSequence until one returns false; onDrain calls this again.
@@ -98,10 +104,10 @@ async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, by
       pumping = false
     }
   }
-  writer.onDrain = spec.kind === 'slow' ? null : pump
+  writer.onDrain = pushed ? null : pump
   writer.onConnectionLost = lostResolve
 
-  // Slow child: a streaming (push) producer, paused and resumed by the writer.
+  // Slow children, producer workloads: a streaming (push) producer, paused and resumed by the writer.
   let paused = false
   let producing = false
   const produce = () => {
@@ -112,7 +118,7 @@ async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, by
         finish()
         break
       }
-      writer.write(chunk)
+      writer.write(next())
     }
     producing = false
   }
@@ -127,7 +133,7 @@ async function pwFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'pw' }>, by
 
   return {
     start() {
-      if (spec.kind === 'slow') {
+      if (pushed) {
         writer.registerProducer(producer, true)
         produce()
       } else {
@@ -159,7 +165,7 @@ async function nodeFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'node' }>
   const plan = planner(bytes, spec.chunk * group)
   // One unit: a chunk, or (sequence) seqLen chunks handed over together like a writev.
   const writeUnit = (): boolean => {
-    if (group === 1) return stdin.write(chunk)
+    if (group === 1) return stdin.write(spec.fresh ? Buffer.from(chunk) : chunk)
     let ok = true
     for (let i = 0; i < group; i++) ok = stdin.write(chunk)
     return ok
@@ -202,6 +208,72 @@ async function nodeFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'node' }>
   }
 }
 
+/** The input as a Node Readable: the file's read stream, through gunzip for `gunzip`. */
+function inputStream(spec: RunSpec, hwm: number | undefined): Readable {
+  const file = fs.createReadStream(spec.file!, hwm ? { highWaterMark: hwm } : {})
+  return spec.kind === 'gunzip' ? file.pipe(zlib.createGunzip()) : file
+}
+
+/** `stream` feeders: a Node Readable into Node's child.stdin, toWritable(writer) or feed(writer). */
+async function streamFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'stream' }>, bytes: number): Promise<Feed> {
+  const lib = createRequire(path.join(ROOT_DIR, 'package.json'))('./lib/index.js')
+  if (feeder.sink === 'node-stdin') {
+    const sink = spawnSink(spec, 'pipe', bytes)
+    await once(sink.child, 'spawn')
+    let failed: Error | null = null
+    return {
+      start: () => void pipeline(inputStream(spec, feeder.hwm), sink.child.stdin!).catch((e: Error) => (failed = e)),
+      done: sink.exit.then((e) => checkExit(e, bytes) ?? (failed ? `pipeline: ${(failed as Error).message}` : null)),
+      syscalls: () => null,
+      pid: sink.child.pid!,
+    }
+  }
+  const { readFd, writer } = lib.createPipe()
+  const sink = spawnSink(spec, readFd, bytes)
+  lib.closeFd(readFd)
+  await once(sink.child, 'spawn')
+  let fed: Promise<unknown> = new Promise(() => {})
+  const start = () => {
+    const src = inputStream(spec, feeder.hwm)
+    fed = feeder.sink === 'feed' ? lib.feed(writer, src) : pipeline(src, lib.toWritable(writer))
+  }
+  return {
+    start,
+    done: sink.exit.then(async (e) => {
+      const r = await fed.then(() => writer.lostReason, (err: Error) => ({ code: 'ERROR', message: err.message }))
+      return r?.code !== 'DONE' ? `connection lost: ${r?.code} ${r?.message ?? ''}` : checkExit(e, bytes)
+    }),
+    syscalls: () => Number(writer.stats().syscalls),
+    pid: sink.child.pid!,
+  }
+}
+
+/** `writeFile`: the library's native file source; null when this build has no writeFile. */
+async function writeFileFeed(spec: RunSpec, bytes: number): Promise<Feed> {
+  const lib = createRequire(path.join(ROOT_DIR, 'package.json'))('./lib/index.js')
+  const { readFd, writer } = lib.createPipe()
+  if (typeof writer.writeFile !== 'function') throw new Error('SKIP: writer.writeFile is absent in this build')
+  const sink = spawnSink(spec, readFd, bytes)
+  lib.closeFd(readFd)
+  await once(sink.child, 'spawn')
+  let fed: Promise<unknown> = new Promise(() => {})
+  return {
+    start: () => {
+      fed = writer.writeFile(spec.file!).then(() => {
+        writer.loseConnection()
+        return lib.closed(writer)
+      })
+    },
+    done: sink.exit.then(async (e) => {
+      const r = await fed.catch((err: Error) => ({ code: 'ERROR', message: err.message }))
+      const reason = r as { code: string; message?: string }
+      return reason.code !== 'DONE' ? `connection lost: ${reason.code} ${reason.message ?? ''}` : checkExit(e, bytes)
+    }),
+    syscalls: () => Number(writer.stats().syscalls),
+    pid: sink.child.pid!,
+  }
+}
+
 /**
  * The placement probe: pin this process's JS thread, ProcessWriter's I/O thread and the sinks
  * (`taskset -p` sets one thread's affinity).
@@ -226,13 +298,24 @@ async function main() {
   const spec: RunSpec = JSON.parse(process.argv[2])
   const contender = contenderById(spec.contender)
   const feeder = contender.feeder
-  if (feeder.kind !== 'pw' && feeder.kind !== 'node') throw new Error(`${spec.contender} is not a JS contender`)
   const perChild = spec.total / spec.children
+  const one = (): Promise<Feed> => {
+    switch (feeder.kind) {
+      case 'pw':
+        return pwFeed(spec, feeder, perChild)
+      case 'node':
+        return nodeFeed(spec, feeder, perChild)
+      case 'stream':
+        return streamFeed(spec, feeder, perChild)
+      case 'writeFile':
+        return writeFileFeed(spec, perChild)
+      default:
+        throw new Error(`${spec.contender} is not a JS contender`)
+    }
+  }
 
   const feeds: Feed[] = []
-  for (let i = 0; i < spec.children; i++) {
-    feeds.push(feeder.kind === 'pw' ? await pwFeed(spec, feeder, perChild) : await nodeFeed(spec, feeder, perChild))
-  }
+  for (let i = 0; i < spec.children; i++) feeds.push(await one())
   if (spec.pin) pinThreads(spec.pin, feeds)
 
   // Idle baseline, then the peak while feeding. Writing 5 to clear_refs resets VmHWM (Linux ≥ 4.0).
@@ -279,6 +362,10 @@ async function main() {
 }
 
 main().catch((e) => {
+  if (String(e?.message).startsWith('SKIP: ')) {
+    process.stdout.write(JSON.stringify({ skip: e.message.slice(6) }) + '\n')
+    process.exit(0)
+  }
   process.stderr.write(`run-one: ${e?.stack ?? e}\n`)
   process.exit(1)
 })

@@ -5,7 +5,8 @@
 Spawns the sink with spawnProcess (so stdin is a pipe written by twisted.internet.process.ProcessWriter
 under the default reactor), feeds it with a streaming (push) producer registered on the process
 transport, honouring Twisted's flow control (pauseProducing when the writer's buffer passes its
-bufferSize, resumeProducing when it is empty), and prints one JSON line shaped like run-one.ts's.
+bufferSize, resumeProducing when it is empty), or (workload kind `file`) with Twisted's
+FileSender reading spec["file"], and prints one JSON line shaped like run-one.ts's.
 """
 
 import gc
@@ -16,6 +17,7 @@ import sys
 import time
 
 from twisted.internet import protocol, reactor
+from twisted.protocols import basic
 
 
 def make_chunk(size):
@@ -77,6 +79,17 @@ class Sink(protocol.ProcessProtocol):
         self.producing = False
 
     def start(self):
+        if self.spec["kind"] == "file":
+            # Twisted's own file feeding: FileSender (a pull producer, 16 KiB reads) into the
+            # process transport, then close its stdin.
+            f = open(self.spec["file"], "rb")
+
+            def sent(_):
+                f.close()
+                self.transport.closeStdin()
+
+            basic.FileSender().beginFileTransfer(f, self.transport).addCallback(sent)
+            return
         self.transport.registerProducer(self, True)
         self.produce()
 

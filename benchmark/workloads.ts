@@ -29,7 +29,14 @@ export interface Workload {
   fixedTotal: number
   /** the sink's read rate in bytes/s (`slow`) */
   slowRate: number
+  /** a fresh `Buffer.from()` copy of the chunk for every write, as most code does */
+  fresh?: boolean
+  /** `file`, `pipein`, `gunzip`: which input file (prepared by bench.ts, see `inputFile`) */
+  input?: InputKind
 }
+
+/** Input files the main-job workloads read (page-cached before the runs). */
+export type InputKind = 'plain' | 'gzip'
 
 /** One run of one contender on one workload: what the driver passes to a worker. */
 export interface RunSpec {
@@ -45,6 +52,9 @@ export interface RunSpec {
   sink: string
   /** The placement probe only (contenders are never pinned): the CPU of each thread. */
   pin?: Pin
+  fresh?: boolean
+  /** `file`, `pipein`, `gunzip`: the input file's path (for `gunzip`, the .gz; `total` is its content's size) */
+  file?: string
 }
 
 /** Where the placement probe pins a ProcessWriter run: the JS thread, the I/O thread, the sink. */
@@ -90,6 +100,16 @@ export function defaultWorkloads(quick: boolean, slowTotal?: number, slowRate?: 
     ...sizes.map(([name, chunk]) => ({ ...base, id: `chunks-${name}`, kind: 'chunks' as const, title: `${name} writes`, chunk })),
     { ...base, id: 'seq-64x100B', kind: 'sequence', title: 'writeSequence of 64 × 100 B', chunk: 100, seqLen: 64 },
     { ...base, id: 'concurrent-64', kind: 'concurrent', title: '64 children at once, 64 KiB writes', chunk: 64 * KiB, children: quick ? 4 : 64 },
+    // The way most code writes: a push producer (registerProducer; Node: write until false, then
+    // 'drain'), and a fresh Buffer.from() copy of the chunk for every write.
+    ...sizes.slice(0, 3).map(([name, chunk]) => ({
+      ...base,
+      id: `producer-${name}`,
+      kind: 'producer' as const,
+      title: `push producer, a fresh Buffer.from() per ${name} write`,
+      chunk,
+      fresh: true,
+    })),
     {
       ...base,
       id: 'slow-child',
@@ -99,7 +119,35 @@ export function defaultWorkloads(quick: boolean, slowTotal?: number, slowRate?: 
       fixedTotal: slowTotal ?? (quick ? 16 * MiB : 4 * GiB),
       slowRate: slowRate ?? (quick ? 256 * MiB : GiB),
     },
+    {
+      ...base,
+      id: 'slow-256',
+      kind: 'slowmany',
+      title: '256 slow children fed by push producers (defaults), a fresh Buffer.from() per 64 KiB write',
+      chunk: 64 * KiB,
+      children: quick ? 8 : 256,
+      fixedTotal: quick ? 8 * 4 * MiB : 256 * 8 * MiB,
+      slowRate: 4 * MiB,
+      fresh: true,
+    },
+    // The main job: a page-cached file (or a pipe, or a stream) into a child.
+    { ...base, id: 'file', kind: 'file', title: `${quick ? '64 MiB' : '2 GiB'} page-cached file into a child`, chunk: 64 * KiB, fixedTotal: quick ? 64 * MiB : 2 * GiB, input: 'plain' },
+    { ...base, id: 'pipe-in', kind: 'pipein', title: `a pipe in, a child out: cat FILE (${quick ? '64 MiB' : '2 GiB'}) | … | sink`, chunk: 64 * KiB, fixedTotal: quick ? 64 * MiB : 2 * GiB, input: 'plain' },
+    {
+      ...base,
+      id: 'gunzip',
+      kind: 'gunzip',
+      title: `a generic stream: zlib gunzip of a compressible file (${quick ? '16 MiB' : '512 MiB'} out) into a child`,
+      chunk: 64 * KiB,
+      fixedTotal: quick ? 16 * MiB : 512 * MiB,
+      input: 'gzip',
+    },
   ]
+}
+
+/** Where bench.ts keeps the input of the main-job workloads (bytes = the content's size). */
+export function inputFile(kind: InputKind, bytes: number): string {
+  return path.join(BUILD_DIR, kind === 'gzip' ? `input-${bytes}.gz` : `input-${bytes}.bin`)
 }
 
 /** The chunk every contender writes: byte i = (i * 31 + 7) & 255 (raw_writer.c and twisted_feed.py agree). */

@@ -7,6 +7,7 @@
  * count on stdout. With EXPECTED_BYTES it exits 1 when the count differs.
  * With --slow it never reads ahead of BYTES_PER_SEC (sleeping between reads),
  * which models a child that consumes slower than its parent produces.
+ * With SINK_RUSAGE=PATH in the environment it writes its own CPU time there.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,6 +64,17 @@ int main(int argc, char **argv) {
   }
   printf("%llu\n", total);
   fflush(stdout);
+  /* SINK_RUSAGE=PATH: this process's CPU seconds ("user system"), for a harness that can only
+   * see it added to a parent's (a sink spawned by the feeding process, reaped by it). */
+  const char *ru_path = getenv("SINK_RUSAGE");
+  if (ru_path && *ru_path) {
+    struct rusage ru;
+    FILE *f = fopen(ru_path, "w");
+    if (f && getrusage(RUSAGE_SELF, &ru) == 0) {
+      fprintf(f, "%.6f %.6f\n", ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6, ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6);
+    }
+    if (f) fclose(f);
+  }
   if (expected >= 0 && (unsigned long long)expected != total) {
     fprintf(stderr, "sink: expected %lld bytes, got %llu\n", expected, total);
     return 1;
