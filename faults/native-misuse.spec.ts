@@ -91,6 +91,40 @@ test('fd exhaustion: the first writer, with 0 to 4 fds free, throws EMFILE or wo
   }
 })
 
+test('fd exhaustion at a later writer (the I/O thread running): EMFILE, the fd as given, and the writers already open keep working', async (t) => {
+  const r = await runNode(
+    `
+    const fs = require('fs')
+    const flagsOf = (fd) => /flags:\\s*([0-7]+)/.exec(fs.readFileSync('/proc/self/fdinfo/' + fd, 'utf8'))[1]
+    const a = NATIVE.openPipe()
+    const first = new NATIVE.ProcessWriter(a.writeFd)
+    const b = NATIVE.openPipe()
+    const before = flagsOf(b.writeFd)
+    const fillers = []
+    for (;;) {
+      try { fillers.push(fs.openSync('/dev/null', 'r')) } catch { break }
+    }
+    let second
+    try { new NATIVE.ProcessWriter(b.writeFd); second = 'ok' } catch (e) { second = e.code + ' ' + e.constructor.name }
+    first.write(Buffer.from('still here'))
+    first.loseConnection()
+    for (const fd of fillers) fs.closeSync(fd)
+    first.onConnectionLost = (reason) => {
+      const got = Buffer.alloc(32)
+      const n = fs.readSync(a.readFd, got)
+      console.log(JSON.stringify({ second, flagsKept: flagsOf(b.writeFd) === before, first: reason.code + ' ' + got.subarray(0, n) }))
+    }
+  `,
+    { shell: 'ulimit -n 64', ms: 30_000 },
+  )
+  t.is(r.signal, null, r.stderr.slice(0, 300))
+  t.is(r.code, 0, r.stderr.slice(0, 300))
+  const out = JSON.parse(r.stdout.trim().split('\n').pop() || '{}')
+  t.is(out.second, 'EMFILE Error')
+  t.true(out.flagsKept, 'the second fd was left as given')
+  t.is(out.first, 'DONE still here')
+})
+
 // ---------------------------------------------------------------------------------------------
 // 9. options whose getters throw (issue 16, item 9): the constructor used to carry on with the
 // exception pending, set O_NONBLOCK on the caller's fd and close it (when the half-built writer
