@@ -35,9 +35,9 @@ pub fn hold(env: js::Env, fds: &[i32]) -> Result<()> {
   let mut guard = HELD.lock_or_recover();
   let map = guard.get_or_insert_with(HashMap::new);
   let key = env as usize;
-  if !map.contains_key(&key) {
+  if let std::collections::hash_map::Entry::Vacant(slot) = map.entry(key) {
     js::check(env, unsafe { sys::napi_add_env_cleanup_hook(env, Some(env_cleanup), env as *mut c_void) })?;
-    map.insert(key, Vec::new());
+    slot.insert(Vec::new());
   }
   if let Some(list) = map.get_mut(&key) {
     list.extend_from_slice(fds);

@@ -187,10 +187,10 @@ impl ProcessWriter {
         self.side.hold_while_busy(e);
       }
       Err(err) => {
-        if js::type_of(e, err) == sys::ValueType::napi_object {
-          if js::set_named(e, err, "bytesWritten", js::number(e, 0.0)).is_err() {
-            js::take_exception(e);
-          }
+        if js::type_of(e, err) == sys::ValueType::napi_object
+          && js::set_named(e, err, "bytesWritten", js::number(e, 0.0)).is_err()
+        {
+          js::take_exception(e);
         }
         js::settle(e, deferred, false, err)
       }
