@@ -22,13 +22,13 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::{self, IoSlice};
+#[cfg(unix)]
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use mio::unix::SourceFd;
-use mio::{Events, Interest, Poll, Token, Waker};
+use mio::{Events, Poll, Token, Waker};
 
 use crate::core::{Core, Event, LockOrRecover, Lost, LostCode, CLOSED, CLOSING, DISCONNECTING};
 use crate::file_source::{Pumped, SourceQueue};
@@ -36,7 +36,7 @@ use crate::flow::{announce_drain, when_empty, DrainOutlook, WhenEmpty};
 use crate::piece_size::PieceSize;
 use crate::queue::{Chunk, WriteQueue, MAX_BATCH_BYTES, MAX_IOVECS};
 use crate::read_hack::{reader_gone, FdKind, Readiness};
-use crate::sys;
+use crate::sys::{self, Output};
 
 const WAKE: Token = Token(0);
 /// Set in the token of a source's readability registration (the rest is the writer's token).
@@ -132,9 +132,10 @@ pub fn submit(core: Arc<Core>) {
 /// The I/O thread's view of one writer.
 struct IoWriter {
   core: Arc<Core>,
+  /// The fd as written to (on Windows, a named pipe registered with mio, or a file).
+  out: Output,
   inflight: WriteQueue,
   spare: Vec<Vec<u8>>,
-  registered: bool,
   /// Not pollable (regular files, `/dev/null`): always writable, never `EAGAIN`.
   always_ready: bool,
   /// The poller said the reader is gone.
@@ -266,12 +267,17 @@ impl IoThread {
       } else if awaited {
         // No event says "the reader read": while JS waits for that, look again shortly. The
         // poller's timeouts are whole milliseconds, so wait on its fd directly (a wake-up from
-        // JS or any writer's readiness still ends the wait at once).
+        // JS or any writer's readiness still ends the wait at once). (Zero-copy only: never
+        // on Windows.)
+        #[cfg(unix)]
         sys::wait_readable(self.poll.as_raw_fd(), self.awaited_poll);
         Some(Duration::ZERO)
       } else if self.writers.values().any(|w| w.awaiting_reader() || w.waiting_reader) {
         // Zero-copy memory waits for the reader; there is no event for "the reader read".
         Some(ZERO_COPY_POLL)
+      } else if closing::waiting() {
+        // Windows: a closed pipe's cancelled read completes through the poller.
+        Some(closing::POLL)
       } else {
         None
       };
@@ -282,6 +288,7 @@ impl IoThread {
         }
       }
       self.shared.sleeping.store(false, SeqCst);
+      closing::report();
       self.count_drains_awaited();
       for ev in events.iter() {
         if ev.token() == WAKE {
@@ -376,6 +383,7 @@ impl IoThread {
         None => return,
       },
     };
+    let r = w.out.confirm(r);
     if r.writable || r.error || r.write_closed {
       w.core.blocked.store(false, SeqCst);
     }
@@ -392,10 +400,10 @@ impl IoThread {
   fn register(poll: &Poll, core: Arc<Core>) -> IoWriter {
     let fd = core.io_fd.load(SeqCst);
     let mut w = IoWriter {
+      out: Output::open(fd, core.kind),
       core,
       inflight: WriteQueue::new(),
       spare: Vec::new(),
-      registered: false,
       always_ready: false,
       reader_gone: false,
       abort: None,
@@ -412,8 +420,8 @@ impl IoThread {
       waiting_reader: false,
     };
     if fd >= 0 {
-      match poll.registry().register(&mut SourceFd(&fd), Token(w.core.token), Interest::WRITABLE) {
-        Ok(()) => w.registered = true,
+      match w.out.register(poll.registry(), Token(w.core.token)) {
+        Ok(()) => {}
         // epoll refuses regular files and some devices (EPERM): they are always writable.
         Err(_) => w.always_ready = true,
       }
@@ -434,7 +442,7 @@ impl IoThread {
       return true;
     }
     if w.reader_gone && w.inflight.is_empty() {
-      Self::close(poll, w, LostCode::ReaderClosed, None, true);
+      Self::close(poll, w, LostCode::ReaderClosed, sys::READER_GONE_ERRNO, true);
       return true;
     }
     loop {
@@ -446,10 +454,7 @@ impl IoThread {
         }
         Flushed::Failed(e) => {
           let errno = e.raw_os_error();
-          let code = match errno {
-            Some(libc::EPIPE) | Some(libc::ECONNRESET) => LostCode::ReaderClosed,
-            _ => LostCode::Error,
-          };
+          let code = if sys::reader_gone_errno(errno) { LostCode::ReaderClosed } else { LostCode::Error };
           Self::close(poll, w, code, errno, true);
           return true;
         }
@@ -486,7 +491,7 @@ impl IoThread {
         Flushed::Empty => {}
       }
       if w.reader_gone {
-        Self::close(poll, w, LostCode::ReaderClosed, None, true);
+        Self::close(poll, w, LostCode::ReaderClosed, sys::READER_GONE_ERRNO, true);
         return true;
       }
       if core.state() != DISCONNECTING {
@@ -545,7 +550,8 @@ impl IoThread {
   fn write_out(w: &mut IoWriter, iov: &mut Vec<IoSlice<'static>>) -> Flushed {
     let core = w.core.clone();
     let fd = core.io_fd.load(SeqCst);
-    let tuned = core.kind == FdKind::Pipe && !core.zero_copy;
+    // (Windows: a pipe write is whole and completes later; there is no piece to tune.)
+    let tuned = cfg!(unix) && core.kind == FdKind::Pipe && !core.zero_copy;
     loop {
       if w.written_back.len() >= HAND_BACK_BATCH {
         // A long flush (a fast reader, JS keeping the queue full) must not hold them all.
@@ -558,7 +564,18 @@ impl IoThread {
           return Flushed::Aborted;
         }
         if w.inflight.is_empty() && w.sources.is_empty() {
-          return Flushed::Empty;
+          // Windows: the last write may still be in flight; its completion is the writable
+          // event to wait for (always complete on POSIX).
+          return match w.out.settle() {
+            Ok(Some(0)) => Flushed::Empty,
+            Ok(Some(n)) => {
+              core.written.fetch_add(n, SeqCst);
+              core.fire_armed_events_and_hand_back(&mut w.written_back);
+              Flushed::Empty
+            }
+            Ok(None) => Flushed::Blocked,
+            Err(e) => Flushed::Failed(e),
+          };
         }
         if w.inflight.is_empty() {
           // Nothing is left to write before the next source: it is due (a safety net; the
@@ -584,11 +601,13 @@ impl IoThread {
       // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
-      let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES };
+      let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES.min(sys::MAX_WRITE) };
       let limit = limit.min(before_source.min(usize::MAX as u64) as usize);
       let len = w.inflight.io_slices(iov_ref, MAX_IOVECS, limit) as u64;
       // (Zero-copy bytes count as written only once read: no write completes a drain.)
-      if !core.zero_copy
+      // (Windows: the write completes later, so its return is not the drain.)
+      if cfg!(unix)
+        && !core.zero_copy
         && announce_drain(DrainOutlook {
           awaited: core.drain_waited_for(),
           alone: w.drain_awaited_alone,
@@ -600,11 +619,15 @@ impl IoThread {
       {
         core.expect_drain();
       }
-      let res = if core.zero_copy { sys::vmsplice(fd, iov_ref) } else { sys::write_vectored(fd, iov_ref) };
+      let res = if core.zero_copy {
+        sys::vmsplice(fd, iov_ref).map(|n| sys::Wrote { taken: n, completed: n as u64 })
+      } else {
+        w.out.write(iov_ref)
+      };
       iov.clear();
-      w.last_write_short = !matches!(res, Ok(n) if n as u64 == len);
+      w.last_write_short = !matches!(res, Ok(ref n) if n.taken as u64 == len);
       match res {
-        Ok(n) if core.zero_copy => {
+        Ok(sys::Wrote { taken: n, .. }) if core.zero_copy => {
           w.sources.took(n as u64);
           let start = w.spliced;
           w.spliced += n as u64;
@@ -621,7 +644,7 @@ impl IoThread {
           core.syscalls.fetch_add(1, SeqCst);
           w.release_consumed();
         }
-        Ok(n) => {
+        Ok(sys::Wrote { taken: n, completed }) => {
           if tuned {
             let now = Instant::now();
             w.piece_size.record(n as u64, now.duration_since(w.last_write_end).as_nanos() as u64);
@@ -630,7 +653,7 @@ impl IoThread {
           w.sources.took(n as u64);
           let (spare, back) = (&mut w.spare, &mut w.written_back);
           w.inflight.consume_with(n, &mut |c| retire(c, spare, back));
-          core.written.fetch_add(n as u64, SeqCst);
+          core.written.fetch_add(completed, SeqCst);
           core.drain_expected.store(false, SeqCst);
           core.syscalls.fetch_add(1, SeqCst);
           if w.inflight.is_empty() {
@@ -745,14 +768,17 @@ impl IoThread {
     core.sources_pending.store(0, SeqCst);
     let discarded = pending.clear() + inflight_len;
     w.inflight.clear();
-    core.unwritten.fetch_add(discarded as u64, SeqCst);
+    // Windows: a pipe write in flight counts as written once it completed, else unwritten
+    // (an abort cancels it).
+    if let Ok(Some(n)) = w.out.settle() {
+      core.written.fetch_add(n, SeqCst);
+    }
+    core.unwritten.fetch_add(discarded as u64 + w.out.unsettled(), SeqCst);
+    w.out.close(poll.registry(), code != LostCode::Done);
     let fd = core.fd.swap(-1, SeqCst);
     let io_fd = core.io_fd.swap(-1, SeqCst);
     let mut fd_reused = false;
     if io_fd >= 0 {
-      if w.registered {
-        let _ = poll.registry().deregister(&mut SourceFd(&io_fd));
-      }
       if core.restore_blocking {
         let _ = sys::set_nonblocking(io_fd, false);
       }
@@ -770,7 +796,7 @@ impl IoThread {
     if io_fd >= 0 {
       let _ = sys::close(io_fd);
     }
-    if errno == Some(libc::EPIPE) {
+    if sys::reader_gone_errno(errno) {
       sys::discard_pending_sigpipe();
     }
     for chunk in mapped {
@@ -782,14 +808,15 @@ impl IoThread {
     }
     core.hand_back(&mut w.written_back);
     if notify {
-      core.post(Event::Lost(Lost {
+      let lost = Lost {
         code,
         errno,
         fd_reused,
         bytes_written: core.bytes_written(),
         bytes_unwritten: core.unwritten.load(SeqCst),
         sources_cut,
-      }));
+      };
+      closing::post(core, lost);
     }
   }
 }
@@ -805,3 +832,52 @@ pub(crate) fn deregister_source(fd: i32) {
 
 /// The poller's registry, for `deregister_source`.
 static REGISTRY: OnceLock<mio::Registry> = OnceLock::new();
+
+/// When a close is reported. POSIX: at once, the fd is closed. Windows: mio frees a named
+/// pipe's handle only once the cancelled read's completion has been polled, so the report
+/// waits for the next poll (the reader sees the end of the pipe before `onConnectionLost`).
+#[cfg(unix)]
+mod closing {
+  use super::*;
+
+  pub const POLL: Duration = Duration::ZERO;
+
+  pub fn post(core: Arc<Core>, lost: Lost) {
+    core.post(Event::Lost(lost));
+  }
+
+  #[inline]
+  pub fn waiting() -> bool {
+    false
+  }
+
+  #[inline]
+  pub fn report() {}
+}
+
+#[cfg(windows)]
+mod closing {
+  use super::*;
+  use std::cell::RefCell;
+
+  /// How long the poll waits for the cancellation's completion (normally queued already).
+  pub const POLL: Duration = Duration::from_millis(1);
+
+  thread_local! {
+    static AFTER_POLL: RefCell<Vec<(Arc<Core>, Lost)>> = const { RefCell::new(Vec::new()) };
+  }
+
+  pub fn post(core: Arc<Core>, lost: Lost) {
+    AFTER_POLL.with(|v| v.borrow_mut().push((core, lost)));
+  }
+
+  pub fn waiting() -> bool {
+    AFTER_POLL.with(|v| !v.borrow().is_empty())
+  }
+
+  pub fn report() {
+    for (core, lost) in AFTER_POLL.with(|v| std::mem::take(&mut *v.borrow_mut())) {
+      core.post(Event::Lost(lost));
+    }
+  }
+}

@@ -39,7 +39,9 @@ pub use writer::ProcessWriter;
 /// handed over explicitly (as `child_process.spawn`'s `stdio` does, with `dup2`). With
 /// `pipeSize`, ask the kernel for that capacity (Linux; clamped to
 /// `/proc/sys/fs/pipe-max-size` and to the process's enlargement budget, see `pipe_budget`).
-/// `pipeSize` is checked as the `ProcessWriter` option is: a `TypeError`
+/// On Windows: a named pipe pair as libuv makes one (the read end is the client end, the
+/// write end the overlapped server end, neither inheritable), `pipeSize` its buffer size
+/// (default 64 KiB). `pipeSize` is checked as the `ProcessWriter` option is: a `TypeError`
 /// (`ERR_INVALID_ARG_TYPE`) for a non-number, a `RangeError` (`ERR_OUT_OF_RANGE`) unless a
 /// whole number from 0 to 2^31 - 1; nullish or 0 keep the kernel's default.
 #[napi(ts_args_type = "pipeSize?: number | undefined | null", ts_return_type = "PipeFds")]
@@ -49,7 +51,8 @@ pub fn open_pipe<'a>(env: &'a Env, pipe_size: Option<Unknown<'a>>) -> Result<Unk
 
 /// Create a connected `AF_UNIX` socketpair (the transport Node's own `child.stdin` uses), both
 /// ends `O_CLOEXEC`: `readFd` is the child's end, `writeFd` the one to give a `ProcessWriter`.
-/// For users who want Node's transport; `pipeSize` and `zeroCopy` do not apply to it.
+/// For users who want Node's transport; `pipeSize` and `zeroCopy` do not apply to it. Not on
+/// Windows: throws `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
 #[napi(ts_return_type = "PipeFds")]
 pub fn open_socketpair(env: &Env) -> Result<Unknown<'_>> {
   pipe_fds(env.raw(), Transport::Socketpair, false)
@@ -87,14 +90,17 @@ enum Transport {
 
 fn pipe_fds<'a>(e: js::Env, transport: Transport, hold: bool) -> Result<Unknown<'a>> {
   let os_error = |what: &str, err: std::io::Error| {
-    let code = err.raw_os_error().map(sys::errno_name).unwrap_or_else(|| "EIO".into());
+    let code = match err.kind() {
+      std::io::ErrorKind::Unsupported => "ERR_FEATURE_UNAVAILABLE_ON_PLATFORM".into(),
+      _ => err.raw_os_error().map(sys::errno_name).unwrap_or_else(|| "EIO".into()),
+    };
     js::throw(e, js::ErrorClass::Error, &code, &format!("{what} failed: {err}"))
   };
   let (r, w, pipe_size) = match transport {
     Transport::Pipe(size) => {
       // Checked before anything is created.
       let pipe_size = writer::pipe_size_option(e, size.unwrap_or(std::ptr::null_mut()))?;
-      let (r, w) = sys::pipe_cloexec().map_err(|err| os_error("pipe()", err))?;
+      let (r, w) = make_pipe(pipe_size).map_err(|err| os_error("pipe()", err))?;
       (r, w, Some(pipe_size))
     }
     Transport::Socketpair => {
@@ -146,9 +152,26 @@ pub fn close_fd(env: Env, fd: Unknown<'_>) -> Result<()> {
   })
 }
 
+/// A new pipe, both ends close-on-exec: (read, write).
+#[cfg(unix)]
+fn make_pipe(_pipe_size: Option<usize>) -> std::io::Result<(i32, i32)> {
+  sys::pipe_cloexec()
+}
+
+/// Windows: a named pipe pair (`sys::named_pipe_pair`), its buffer set at creation.
+#[cfg(windows)]
+fn make_pipe(pipe_size: Option<usize>) -> std::io::Result<(i32, i32)> {
+  let size = pipe_size.filter(|n| *n > 0).map(|n| n as u32);
+  sys::named_pipe_pair(size).map(|(r, w, _)| (r, w))
+}
+
 /// Test hook: set SIGPIPE's disposition to the default (terminate), as an embedder such as
-/// Electron-as-node may leave it, to prove a vanished reader cannot kill the host.
+/// Electron-as-node may leave it, to prove a vanished reader cannot kill the host. (No
+/// signals on Windows: does nothing.)
 #[napi(js_name = "_setSigpipeDefault")]
 pub fn set_sigpipe_default() {
-  unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+  #[cfg(unix)]
+  unsafe {
+    libc::signal(libc::SIGPIPE, libc::SIG_DFL)
+  };
 }

@@ -16,6 +16,9 @@ pub enum Os {
   FreeBsd,
   /// NetBSD, OpenBSD, DragonFly: kqueue, half-duplex pipes.
   OtherBsd,
+  /// Named pipes through mio: the read mio keeps in flight fails when the reader closes its
+  /// end, which `sys::Output::confirm` reports as `write_closed`.
+  Windows,
   Other,
 }
 
@@ -30,6 +33,8 @@ impl Os {
       Os::FreeBsd
     } else if cfg!(any(target_os = "netbsd", target_os = "openbsd", target_os = "dragonfly")) {
       Os::OtherBsd
+    } else if cfg!(windows) {
+      Os::Windows
     } else {
       Os::Other
     }
@@ -136,6 +141,9 @@ pub const LINUX_FIXED_PIPE_POLL: KernelVersion = KernelVersion(2, 6, 11);
 /// - A write-only pipe/FIFO: on. A read-write FIFO is its own reader: off unless forced,
 ///   except on FreeBSD, where every `pipe(2)` end is read-write (twisted#11308).
 /// - A socket: on, hang-up means the peer closed (asyncio does the same).
+/// - Windows: a named pipe's server end is duplex (its inbound half is how the loss is
+///   learnt, libuv's design), and no other process reads from it: on whenever it can be
+///   written, forced or not.
 pub fn decide(os: Os, kernel: Option<KernelVersion>, kind: FdKind, access: AccessMode, force: bool) -> ReadHack {
   let pipe_signal = match os {
     Os::Linux => match kernel {
@@ -143,8 +151,11 @@ pub fn decide(os: Os, kernel: Option<KernelVersion>, kind: FdKind, access: Acces
       _ => ReaderGoneSignal::Error,
     },
     Os::FreeBsd => ReaderGoneSignal::HangUpOrError,
-    Os::MacOs | Os::OtherBsd | Os::Other => ReaderGoneSignal::Error,
+    Os::MacOs | Os::OtherBsd | Os::Windows | Os::Other => ReaderGoneSignal::Error,
   };
+  if os == Os::Windows && kind == FdKind::Pipe && access != AccessMode::ReadOnly {
+    return ReadHack::on(pipe_signal);
+  }
   match kind {
     FdKind::File | FdKind::CharDevice => ReadHack::OFF,
     FdKind::Pipe => match access {
@@ -274,6 +285,21 @@ mod tests {
     let forced = decide(Os::Linux, NEW, Tty, ReadWrite, true);
     assert!(forced.enabled);
     assert!(!reader_gone(forced, Readiness { readable: true, ..Default::default() }));
+  }
+
+  #[test]
+  fn windows_named_pipes_are_always_watched() {
+    // The server end is duplex: watched without force, unlike a read-write FIFO on Linux.
+    for access in [ReadWrite, WriteOnly] {
+      let h = decide(Os::Windows, None, Pipe, access, false);
+      assert_eq!(h, ReadHack { enabled: true, signal: ReaderGoneSignal::Error });
+      // The failed read (ERROR_BROKEN_PIPE) arrives as write_closed.
+      assert!(reader_gone(h, Readiness { write_closed: true, ..Default::default() }));
+      // A write's completion is not a loss.
+      assert!(!reader_gone(h, Readiness { writable: true, ..Default::default() }));
+    }
+    assert_eq!(decide(Os::Windows, None, Pipe, ReadOnly, true), ReadHack::OFF);
+    assert_eq!(decide(Os::Windows, None, File, ReadWrite, true), ReadHack::OFF);
   }
 
   #[test]

@@ -637,6 +637,9 @@ impl ProcessWriter {
       return Err(js::throw(e, ErrorClass::Error, "ERR_FD_NOT_WRITABLE", &format!("fd {fd} is not open for writing")));
     }
     let kind = os::fd_kind(fd).unwrap_or(FdKind::Other);
+    if let Some(why) = os::unsupported(fd, kind) {
+      return Err(js::throw(e, ErrorClass::Error, "ERR_FD_NOT_SUPPORTED", &why));
+    }
     let zero_copy = opts.zero_copy && kind == FdKind::Pipe && os::ZERO_COPY_SUPPORTED;
     let size = opts.buffer_size.unwrap_or_else(|| flow::default_buffer_size(zero_copy));
     let low = opts.low_water.unwrap_or_else(|| flow::default_low_water(size, zero_copy));

@@ -209,3 +209,68 @@ pub fn ready_now(fd: RawFd, write: bool) -> bool {
   let n = unsafe { libc::poll(&mut pfd, 1, 0) };
   n > 0 && pfd.revents & (events | libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0
 }
+
+/// The `errno` reported when readiness (not a write) said the reader has gone: none.
+pub const READER_GONE_ERRNO: Option<i32> = None;
+
+/// Whether a write's errno means the reader has gone (`EPIPE`, `ECONNRESET`).
+pub fn reader_gone_errno(errno: Option<i32>) -> bool {
+  matches!(errno, Some(libc::EPIPE) | Some(libc::ECONNRESET))
+}
+
+/// Every fd the constructor accepts can be written by the I/O thread.
+pub fn unsupported(_fd: RawFd, _kind: FdKind) -> Option<String> {
+  None
+}
+
+/// The largest write (every byte queued, up to `queue::MAX_BATCH_BYTES`).
+pub const MAX_WRITE: usize = usize::MAX;
+
+/// One write's outcome: `taken` bytes left the queue, `completed` are in the kernel (the same
+/// here; they differ on Windows, where a pipe write completes later).
+pub struct Wrote {
+  pub taken: usize,
+  pub completed: u64,
+}
+
+/// The writer's end as the I/O thread sees it: the fd, registered with the poller for
+/// writability (edge-triggered) for its whole life.
+pub struct Output(RawFd);
+
+impl Output {
+  pub fn open(fd: RawFd, _kind: FdKind) -> Output {
+    Output(fd)
+  }
+
+  /// `Err` for fds the poller refuses (regular files, some devices): always writable.
+  pub fn register(&mut self, registry: &mio::Registry, token: mio::Token) -> io::Result<()> {
+    registry.register(&mut mio::unix::SourceFd(&self.0), token, mio::Interest::WRITABLE)
+  }
+
+  /// One `write`/`writev` (see [`write_vectored`]).
+  #[inline]
+  pub fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<Wrote> {
+    write_vectored(self.0, bufs).map(|n| Wrote { taken: n, completed: n as u64 })
+  }
+
+  /// A write returns once complete: nothing is ever in flight.
+  #[inline]
+  pub fn settle(&mut self) -> io::Result<Option<u64>> {
+    Ok(Some(0))
+  }
+
+  pub fn unsettled(&self) -> u64 {
+    0
+  }
+
+  /// Readiness means what it says here.
+  #[inline]
+  pub fn confirm(&mut self, r: crate::read_hack::Readiness) -> crate::read_hack::Readiness {
+    r
+  }
+
+  /// Deregister (the fd itself is closed by the caller).
+  pub fn close(&mut self, registry: &mio::Registry, _abort: bool) {
+    let _ = registry.deregister(&mut mio::unix::SourceFd(&self.0));
+  }
+}
