@@ -1,4 +1,4 @@
-import test from 'ava'
+import anyTest from 'ava'
 import { execFileSync, spawn as nodeSpawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sha256 } from './node-helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (sha256sum, sh, head, wc, cat)')
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const BIN = join(ROOT, 'bin', 'process-writer.js')

@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import v8 from 'node:v8'
 import vm from 'node:vm'
 
-import test from 'ava'
+import anyTest from 'ava'
 
 import {
   KiB,
@@ -38,6 +38,9 @@ import {
   withTimeout,
   type Reason,
 } from './helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (cat, wc, sleep, head)')
 
 fdLeakGuard(test)
 

@@ -11,9 +11,12 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import test from 'ava'
+import anyTest from 'ava'
 
 import { NATIVE_PATH, native, runNode } from './helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (wc, sh, head) and it tests SIGPIPE')
 
 const PRELUDE = `
 const native = require(NATIVE);

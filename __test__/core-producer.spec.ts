@@ -7,7 +7,7 @@
 //
 // Not ported: 14-15 (Twisted's internal join/slice and doWrite return values have no public
 // counterpart). 22 is ported in its fixed form (Q4: only pending bytes count).
-import test from 'ava'
+import anyTest from 'ava'
 
 import {
   LONG,
@@ -28,6 +28,9 @@ import {
   wcCount,
   withTimeout,
 } from './helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (cat, wc, sha256sum, head)')
 
 fdLeakGuard(test)
 

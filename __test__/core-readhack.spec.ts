@@ -9,7 +9,7 @@ import fs from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
-import test from 'ava'
+import anyTest from 'ava'
 
 import {
   LONG,
@@ -33,6 +33,9 @@ import {
   withTimeout,
   HAS_PROC,
 } from './helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'it tests the POSIX read hack on FIFOs, socketpairs and ttys, with sh and sleep children')
 
 fdLeakGuard(test)
 

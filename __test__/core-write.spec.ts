@@ -1,6 +1,6 @@
 // write / writeSequence against real children: Twisted scenarios 5-13 and 51 in the contract's form,
 // plus byte-exactness (wc -c, sha256sum), TypedArray views, and fds other than 0.
-import test from 'ava'
+import anyTest from 'ava'
 
 import {
   KiB,
@@ -25,6 +25,9 @@ import {
   wcCount,
   withTimeout,
 } from './helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (cat, sha256sum, wc)')
 
 fdLeakGuard(test)
 

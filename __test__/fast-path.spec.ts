@@ -1,10 +1,13 @@
 // The exported ProcessWriter (lib/process-writer.ts): small writes are coalesced in JS before they
 // reach the native core. These tests check that nothing about the contract changes: order and
 // integrity, accounting, flow control, the close, abort and closed-writer rules. Real children.
-import test from 'ava'
+import anyTest from 'ava'
 import { createHash } from 'node:crypto'
 import { COALESCE_BELOW, ProcessWriter, closed, spawn } from '../lib/index.js'
 import native from '../index.js'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (cat, wc, sleep, sha256sum)')
 
 const sha = (...parts: Uint8Array[]) => {
   const h = createHash('sha256')

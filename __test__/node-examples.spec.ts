@@ -1,10 +1,13 @@
 // The examples in docs/node-api.md live in examples/ and must run as written.
-import test from 'ava'
+import anyTest from 'ava'
 import { execFile } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { sha256 } from './node-helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'the examples feed POSIX commands (wc, sha256sum)')
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 

@@ -1,4 +1,4 @@
-import test from 'ava'
+import anyTest from 'ava'
 import { execFileSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
@@ -6,6 +6,9 @@ import { fileURLToPath } from 'node:url'
 import { AbortError, ProcessWriter, closed, createPipe, closeFd, feed, onProgress, spawn } from '../lib/index.js'
 import type { ConnectionLostReason, Progress } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (sh, cat, wc, sha256sum, sleep)')
 
 /** Spawn `sha256sum`, feed it `source`, and compare with the sha256 of `expected`. */
 async function viaSha256sum(t: any, source: Parameters<typeof feed>[1], expected: Buffer, options = {}) {

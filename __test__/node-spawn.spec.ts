@@ -1,8 +1,11 @@
-import test from 'ava'
+import anyTest from 'ava'
 import * as child_process from 'node:child_process'
 import { Writable } from 'node:stream'
 import { ProcessWriter, closeFd, closed, createPipe, feed, spawn } from '../lib/index.js'
 import { collect, exitOf, openFds, settleFds, sha256, testData } from './node-helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (sh, cat, wc, sha256sum) and it counts fds in /proc')
 
 // The native core opens its own long-lived fds (I/O thread, epoll, eventfd) with the first
 // writer; create one before any fd count so those are part of the baseline.

@@ -1,4 +1,4 @@
-import test from 'ava'
+import anyTest from 'ava'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { createReadStream, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
@@ -6,6 +6,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConnectionLostError, closed, spawn, toWebWritable, toWritable } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (sh, sleep, sha256sum, wc)')
 
 function chunksOf(buf: Buffer, size: number): Buffer[] {
   const out: Buffer[] = []

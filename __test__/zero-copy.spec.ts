@@ -1,7 +1,10 @@
 // The zeroCopy option (vmsplice on Linux pipes) and pipe sizing, against real children.
-import test from 'ava'
+import anyTest from 'ava'
 import { createHash } from 'node:crypto'
 import { closeFd, closed, createPipe, openPipe, spawn } from '../lib/index.js'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'zero-copy is vmsplice (Linux); the option is ignored on Windows')
 
 function collect(stream: NodeJS.ReadableStream | null): Promise<Buffer> {
   const chunks: Buffer[] = []
