@@ -282,7 +282,8 @@ export declare function _releaseHeld(fd: number): void
 
 /**
  * Test hook: set SIGPIPE's disposition to the default (terminate), as an embedder such as
- * Electron-as-node may leave it, to prove a vanished reader cannot kill the host.
+ * Electron-as-node may leave it, to prove a vanished reader cannot kill the host. (No
+ * signals on Windows: does nothing.)
  */
 export declare function _setSigpipeDefault(): void
 
@@ -298,7 +299,9 @@ export declare function closeFd(fd: number): void
  * handed over explicitly (as `child_process.spawn`'s `stdio` does, with `dup2`). With
  * `pipeSize`, ask the kernel for that capacity (Linux; clamped to
  * `/proc/sys/fs/pipe-max-size` and to the process's enlargement budget, see `pipe_budget`).
- * `pipeSize` is checked as the `ProcessWriter` option is: a `TypeError`
+ * On Windows: a named pipe pair as libuv makes one (the read end is the client end, the
+ * write end the overlapped server end, neither inheritable), `pipeSize` its buffer size
+ * (default 64 KiB). `pipeSize` is checked as the `ProcessWriter` option is: a `TypeError`
  * (`ERR_INVALID_ARG_TYPE`) for a non-number, a `RangeError` (`ERR_OUT_OF_RANGE`) unless a
  * whole number from 0 to 2^31 - 1; nullish or 0 keep the kernel's default.
  */
@@ -307,6 +310,7 @@ export declare function openPipe(pipeSize?: number | undefined | null): PipeFds
 /**
  * Create a connected `AF_UNIX` socketpair (the transport Node's own `child.stdin` uses), both
  * ends `O_CLOEXEC`: `readFd` is the child's end, `writeFd` the one to give a `ProcessWriter`.
- * For users who want Node's transport; `pipeSize` and `zeroCopy` do not apply to it.
+ * For users who want Node's transport; `pipeSize` and `zeroCopy` do not apply to it. Not on
+ * Windows: throws `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM`.
  */
 export declare function openSocketpair(): PipeFds

@@ -19,7 +19,8 @@
 
 use std::collections::VecDeque;
 use std::io;
-use std::os::fd::RawFd;
+use crate::sys::errno;
+use crate::sys::RawFd;
 
 use crate::core::Core;
 use crate::read_hack::FdKind;
@@ -45,7 +46,7 @@ pub const PLATFORM: Platform = Platform::PORTABLE;
 fn sink_errno(errno: Option<i32>) -> bool {
   matches!(
     errno,
-    Some(libc::EPIPE | libc::ECONNRESET | libc::ENOTCONN | libc::ENOSPC | libc::EDQUOT | libc::EFBIG)
+    Some(errno::EPIPE | errno::ECONNRESET | errno::ENOTCONN | errno::ENOSPC | errno::EDQUOT | errno::EFBIG)
   )
 }
 

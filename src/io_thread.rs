@@ -469,11 +469,11 @@ impl IoThread {
           let Some(source) = w.sources.front_mut() else { continue };
           if !source.registered {
             let token = Token(core.token | SOURCE_TOKEN_BIT);
-            match poll.registry().register(&mut SourceFd(&source.fd), token, Interest::READABLE) {
+            match sys::register_source(poll.registry(), source.fd, token) {
               Ok(()) => source.registered = true,
               Err(e) => {
                 // Not pollable: end the source with the error rather than spin on it.
-                w.sources.finish_front(&core, e.raw_os_error().or(Some(libc::EIO)));
+                w.sources.finish_front(&core, e.raw_os_error().or(Some(sys::errno::EIO)));
                 continue;
               }
             }
@@ -703,7 +703,7 @@ impl IoThread {
         Flushed::Empty
       }
       Pumped::SourceFailed(e) => {
-        w.sources.finish_front(&core, e.raw_os_error().or(Some(libc::EIO)));
+        w.sources.finish_front(&core, e.raw_os_error().or(Some(sys::errno::EIO)));
         Flushed::Empty
       }
       Pumped::SinkFailed(e) => Flushed::Failed(e),
@@ -826,7 +826,7 @@ impl IoThread {
 /// would outlive our close of the dup).
 pub(crate) fn deregister_source(fd: i32) {
   if let Some(registry) = REGISTRY.get() {
-    let _ = registry.deregister(&mut SourceFd(&fd));
+    sys::deregister_source(registry, fd);
   }
 }
 

@@ -17,6 +17,7 @@
 //! comes before any byte moved.
 
 use crate::read_hack::FdKind;
+use crate::sys::errno;
 
 /// How the bytes of one source are moved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,14 +67,14 @@ impl Mechanism {
   /// What to use instead when the kernel refuses this one for these fds (with `errno`, before
   /// any byte moved): `None` when the error is a real one, to be reported.
   pub fn fallback(self, errno: i32, platform: Platform) -> Option<Mechanism> {
-    let refused = matches!(errno, libc::EINVAL | libc::ENOSYS | libc::EXDEV | libc::EOPNOTSUPP | libc::EBADF);
+    let refused = matches!(errno, errno::EINVAL | errno::ENOSYS | errno::EXDEV | errno::EOPNOTSUPP | errno::EBADF);
     if !refused {
       return None;
     }
     match self {
       // EBADF: the sink was opened with O_APPEND. EXDEV: another filesystem (before 5.3).
       Mechanism::CopyFileRange if platform.sendfile => Some(Mechanism::SendFile),
-      Mechanism::CopyFileRange | Mechanism::SendFile | Mechanism::Splice if errno != libc::EBADF => Some(Mechanism::ReadWrite),
+      Mechanism::CopyFileRange | Mechanism::SendFile | Mechanism::Splice if errno != errno::EBADF => Some(Mechanism::ReadWrite),
       Mechanism::CopyFileRange => Some(Mechanism::ReadWrite),
       _ => None,
     }
@@ -136,13 +137,13 @@ mod tests {
 
   #[test]
   fn refusals_fall_back_and_real_errors_do_not() {
-    assert_eq!(CopyFileRange.fallback(libc::EXDEV, L), Some(SendFile));
-    assert_eq!(CopyFileRange.fallback(libc::EBADF, L), Some(SendFile));
-    assert_eq!(SendFile.fallback(libc::EINVAL, L), Some(ReadWrite));
-    assert_eq!(Splice.fallback(libc::EINVAL, L), Some(ReadWrite));
-    assert_eq!(Splice.fallback(libc::EBADF, L), None);
-    assert_eq!(ReadWrite.fallback(libc::EINVAL, L), None);
-    for errno in [libc::EIO, libc::EPIPE, libc::ENOSPC, libc::EAGAIN] {
+    assert_eq!(CopyFileRange.fallback(errno::EXDEV, L), Some(SendFile));
+    assert_eq!(CopyFileRange.fallback(errno::EBADF, L), Some(SendFile));
+    assert_eq!(SendFile.fallback(errno::EINVAL, L), Some(ReadWrite));
+    assert_eq!(Splice.fallback(errno::EINVAL, L), Some(ReadWrite));
+    assert_eq!(Splice.fallback(errno::EBADF, L), None);
+    assert_eq!(ReadWrite.fallback(errno::EINVAL, L), None);
+    for errno in [errno::EIO, errno::EPIPE, errno::ENOSPC, errno::EAGAIN] {
       for m in [Splice, SendFile, CopyFileRange, ReadWrite] {
         assert_eq!(m.fallback(errno, L), None, "{m:?} {errno}");
       }

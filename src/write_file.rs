@@ -106,6 +106,10 @@ fn read_range(env: js::Env, options: js::Value) -> std::result::Result<(Option<u
 
 /// Check everything, open the source, and queue it. Returns the source id.
 fn queue_source(writer: &ProcessWriter, env: js::Env, source: js::Value, options: js::Value) -> std::result::Result<u64, Rejection> {
+  if cfg!(windows) {
+    let msg = "writeFile is not available on Windows yet: read the file and write() its chunks";
+    return Err(js::make_error(env, ErrorClass::Error, "ERR_FEATURE_UNAVAILABLE_ON_PLATFORM", msg));
+  }
   let side = &writer.side;
   let (start, end) = read_range(env, options)?;
   if !side.core.accepting() {

@@ -1,7 +1,7 @@
 //! POSIX syscalls shared by every Unix.
 
 use std::io::{self, IoSlice};
-use std::os::fd::RawFd;
+pub use std::os::fd::RawFd;
 
 use crate::read_hack::{AccessMode, FdKind, KernelVersion};
 
@@ -273,4 +273,19 @@ impl Output {
   pub fn close(&mut self, registry: &mio::Registry, _abort: bool) {
     let _ = registry.deregister(&mut mio::unix::SourceFd(&self.0));
   }
+}
+
+/// Register a `writeFile` source's fd for readability under `token`.
+pub fn register_source(registry: &mio::Registry, fd: RawFd, token: mio::Token) -> io::Result<()> {
+  registry.register(&mut mio::unix::SourceFd(&fd), token, mio::Interest::READABLE)
+}
+
+/// Remove a source's readability registration (errors ignored: it may never have been made).
+pub fn deregister_source(registry: &mio::Registry, fd: RawFd) {
+  let _ = registry.deregister(&mut mio::unix::SourceFd(&fd));
+}
+
+/// The error numbers the pure policies name (`source_plan`, `file_source`).
+pub mod errno {
+  pub use libc::{EAGAIN, EBADF, ECONNRESET, EDQUOT, EFBIG, EINVAL, EIO, ENOSPC, ENOSYS, ENOTCONN, EOPNOTSUPP, EPIPE, EXDEV};
 }

@@ -474,3 +474,98 @@ impl Output {
     }
   }
 }
+
+/// The error numbers the pure policies name (`source_plan`, `file_source`), as the Win32 error
+/// codes that mean the same.
+pub mod errno {
+  pub const EPIPE: i32 = 109; // ERROR_BROKEN_PIPE
+  pub const EBADF: i32 = 6; // ERROR_INVALID_HANDLE
+  pub const EINVAL: i32 = 87; // ERROR_INVALID_PARAMETER
+  pub const ENOSYS: i32 = 120; // ERROR_CALL_NOT_IMPLEMENTED
+  pub const EOPNOTSUPP: i32 = 50; // ERROR_NOT_SUPPORTED
+  pub const EXDEV: i32 = 17; // ERROR_NOT_SAME_DEVICE
+  pub const EIO: i32 = 1117; // ERROR_IO_DEVICE
+  pub const ECONNRESET: i32 = 10054; // WSAECONNRESET
+  pub const ENOTCONN: i32 = 233; // ERROR_PIPE_NOT_CONNECTED
+  pub const ENOSPC: i32 = 112; // ERROR_DISK_FULL
+  pub const EDQUOT: i32 = 1295; // ERROR_DISK_QUOTA_EXCEEDED
+  pub const EFBIG: i32 = 223; // ERROR_FILE_TOO_LARGE
+  pub const EAGAIN: i32 = 997; // ERROR_IO_PENDING
+}
+
+/// A new host fd for the same handle (`DuplicateHandle`, not inheritable): the writer's own,
+/// so that the caller closing theirs does not pull the handle from under the I/O thread.
+pub fn dup_cloexec(fd: RawFd) -> io::Result<RawFd> {
+  let h = handle_of(fd)?;
+  let mut dup: HANDLE = std::ptr::null_mut();
+  let process = unsafe { GetCurrentProcess() };
+  if unsafe { DuplicateHandle(process, h, process, &mut dup, 0, 0, DUPLICATE_SAME_ACCESS) } == 0 {
+    return Err(io::Error::last_os_error());
+  }
+  fd_of(dup)
+}
+
+/// Whether two host fds refer to the same kernel object (`CompareObjectHandles`, Windows 10;
+/// where it is missing, whether `a` is still open). False when either is not open.
+pub fn same_file(a: RawFd, b: RawFd) -> bool {
+  type Compare = unsafe extern "system" fn(HANDLE, HANDLE) -> i32;
+  static COMPARE: OnceLock<Option<Compare>> = OnceLock::new();
+  let (Ok(ha), Ok(hb)) = (handle_of(a), handle_of(b)) else { return false };
+  let compare = COMPARE.get_or_init(|| unsafe {
+    let name = wide("kernelbase.dll");
+    let module = GetModuleHandleW(name.as_ptr());
+    if module.is_null() {
+      return None;
+    }
+    GetProcAddress(module, b"CompareObjectHandles\0".as_ptr()).map(|f| std::mem::transmute::<_, Compare>(f))
+  });
+  match compare {
+    Some(f) => unsafe { f(ha, hb) != 0 },
+    None => true,
+  }
+}
+
+fn unsupported_here() -> io::Error {
+  io::Error::new(io::ErrorKind::Unsupported, "not available on Windows")
+}
+
+// `writeFile` is not available on Windows (it throws before any of these is reached); they
+// exist so that the portable code compiles.
+pub fn open_for_reading(_path: &str) -> io::Result<RawFd> {
+  Err(unsupported_here())
+}
+pub fn is_directory(_fd: RawFd) -> bool {
+  false
+}
+pub fn current_offset(_fd: RawFd) -> Option<u64> {
+  None
+}
+pub fn pread(_fd: RawFd, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
+  Err(unsupported_here())
+}
+pub fn read(_fd: RawFd, _buf: &mut [u8]) -> io::Result<usize> {
+  Err(unsupported_here())
+}
+pub fn ready_now(_fd: RawFd, _write: bool) -> bool {
+  false
+}
+pub fn write_vectored(_fd: RawFd, _bufs: &[IoSlice<'_>]) -> io::Result<usize> {
+  Err(unsupported_here())
+}
+pub fn splice(_src: RawFd, _offset: Option<&mut i64>, _dst: RawFd, _len: usize) -> io::Result<usize> {
+  Err(unsupported_here())
+}
+pub fn sendfile(_dst: RawFd, _src: RawFd, _offset: &mut i64, _len: usize) -> io::Result<usize> {
+  Err(unsupported_here())
+}
+pub fn copy_file_range(_src: RawFd, _offset: &mut i64, _dst: RawFd, _len: usize) -> io::Result<usize> {
+  Err(unsupported_here())
+}
+/// Zero-copy does not exist here.
+pub fn copy_unread_in_place(_fd: RawFd) -> io::Result<usize> {
+  Err(unsupported_here())
+}
+pub fn register_source(_registry: &Registry, _fd: RawFd, _token: Token) -> io::Result<()> {
+  Err(unsupported_here())
+}
+pub fn deregister_source(_registry: &Registry, _fd: RawFd) {}
