@@ -2,9 +2,12 @@
 // rules as the core: a write on a closed writer returns false and counts as dropped; bytes a write
 // accepted (returned true) are written or unwritten, never dropped; counters never go backwards;
 // `clean` is false when anything accepted was not written. Issue 16, items 5 and 6. Real children.
-import test from 'ava'
+import anyTest from 'ava'
 import { ProcessWriter, closed, spawn } from '../lib/index.js'
 import type { WriterStats } from '../lib/index.js'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (wc, sleep, sh, head)')
 
 /** A child that closes its stdin after `ms` and lives on a little (so only the close is seen). */
 function closesStdinAfter(ms: number) {

@@ -1,6 +1,6 @@
 // Idioms from Node's Writable, execa and tinyexec: write(string, encoding) and end() on the
 // writer, child.stdin as a Writable over the fd 0 writer, and run(). Real children throughout.
-import test from 'ava'
+import anyTest from 'ava'
 import { once } from 'node:events'
 import { createReadStream, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -10,6 +10,9 @@ import { pipeline } from 'node:stream/promises'
 import { ConnectionLostError, RunError, closed, feed, run, spawn } from '../lib/index.js'
 import type { RunInput } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'its children are POSIX commands (cat, sh, wc, sha256sum, head, sleep)')
 
 test('write(string) is UTF-8 by default; other Buffer encodings; mixed with bytes, order kept', async (t) => {
   const { child, stdin } = spawn('sha256sum', [], { stdio: ['writer', 'pipe', 'inherit'] })

@@ -1,7 +1,7 @@
 // writer.writeFile(): file ranges and pipes moved by the I/O thread (splice / sendfile /
 // copy_file_range, or the read-and-write fallback), in order with byte writes, against real
 // children. Behaviour only, never speed.
-import test from 'ava'
+import anyTest from 'ava'
 import * as fs from 'node:fs'
 import * as os from 'node:os'
 import * as path from 'node:path'
@@ -25,6 +25,9 @@ import {
   waitFor,
   withTimeout,
 } from './helpers.mjs'
+import { posixOnly } from './platform.mjs'
+
+const test = posixOnly(anyTest, 'writeFile is not available on Windows (splice, sendfile, copy_file_range)')
 
 fdLeakGuard(test)
 

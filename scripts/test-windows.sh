@@ -155,7 +155,7 @@ winpath() { echo "Z:${1//\//\\}"; }
 rust_line=""
 if [ "$RUN_RUST" = 1 ]; then
   if "${CARGO[@]}" test --lib --release --target "$TRIPLE" "${BUILD_STD[@]}" > "$W/cargo-test.log" 2>&1; then
-    rust_line=$(grep -E '^test result:' "$W/cargo-test.log" | tail -1)
+    rust_line=$(grep -Eo '^test result: [a-z]+\. [0-9]+ passed; [0-9]+ failed' "$W/cargo-test.log" | tail -1 | sed 's/^test result: //')
   else
     status=1
     tail -30 "$W/cargo-test.log"
@@ -175,7 +175,7 @@ if [ "$RUN_AVA" = 1 ]; then
   rc=$?
   cat "$out"
   [ "$rc" -ne 0 ] && status=1
-  ava_line=$(grep -Eo '^ *[0-9]+ tests? (passed|failed)|^ *[0-9]+ (skipped|known failures?)' "$out" | tr -s ' ' | paste -sd, -)
+  ava_line=$(grep -Eo '^ *[0-9]+ (tests? (passed|failed|skipped)|known failures?)' "$out" | sed 's/^ *//' | paste -sd, -)
   echo "windows ava: ${ava_line:-no summary (exit $rc)}"
 fi
 t_ava=$(date +%s)
