@@ -306,3 +306,28 @@ test('random interleavings of writes and file ranges, on every transport and bot
     t.is(await shaOfChild(c), sha256(...expected), `round ${round} ${JSON.stringify(options)}`)
   }
 })
+
+test("an fd's range starts at its position by default (and is left there); the writer's duplicate is closed", async (t) => {
+  const f = tempFile(data.subarray(0, 10000))
+  const fdsOnFile = () =>
+    fs.readdirSync('/proc/self/fd').filter((n) => {
+      try {
+        return fs.readlinkSync(`/proc/self/fd/${n}`) === f
+      } catch {
+        return false
+      }
+    }).length
+  const fd = fs.openSync(f, 'r')
+  fs.readSync(fd, Buffer.alloc(10), 0, 10, null) // position 10, as after `head -c 10` on `< FILE`
+  const c = spawnWithWriter('sha256sum')
+  const p = c.w.writeFile(fd, { end: 5000 })
+  c.w.loseConnection()
+  t.is(await withTimeout(p), 4990)
+  t.is(await shaOfChild(c), sha256(data.subarray(10, 5000)))
+  const next = Buffer.alloc(4)
+  fs.readSync(fd, next, 0, 4, null)
+  t.deepEqual(next, data.subarray(10, 14), 'the position was not moved')
+  await waitFor(() => fdsOnFile() === 1, "the writer's duplicate closed")
+  fs.closeSync(fd)
+  t.is(fdsOnFile(), 0)
+})
