@@ -182,6 +182,14 @@ export const CONTENDERS: Contender[] = [
     optIn: true,
   },
   {
+    // The marks of Twisted and of this package before 2026-12 (the committed runs' "defaults").
+    id: 'pw-twisted',
+    label: 'ProcessWriter, Twisted-exact marks (TWISTED_MARKS: bufferSize 64 KiB, lowWaterMark 0)',
+    transport: 'pipe (1 MiB default, budgeted)',
+    feeder: { kind: 'pw', options: { bufferSize: 65536, lowWaterMark: 0 } },
+    workloads: ['chunks', 'concurrent', 'producer'],
+  },
+  {
     id: 'node-drain',
     label: "Node child.stdin, awaiting 'drain'",
     transport: 'AF_UNIX socketpair (libuv)',
@@ -213,13 +221,13 @@ export const CONTENDERS: Contender[] = [
     workloads: ['chunks'],
     minChunk: 16 * 1024,
   },
-  // The bound the default marks set (64 KiB, resume when empty): however fast the producer,
+  // The bound Twisted's marks set (64 KiB, resume when empty; the defaults before 2026-12): however fast the producer,
   // after the chunk that crosses the mark nothing new comes until the queue is empty and JS was
   // told. These writers pause only 1 µs there; ProcessWriter's turnaround is several µs. The
   // writev one sends each burst in one call, so it is the bound for small chunks too.
   ...[undefined, 8192].map((piece): Contender => ({
     id: piece ? 'raw-marks-pieces-pipe1m' : 'raw-marks-pipe1m',
-    label: `raw C write per chunk${piece ? ' in 8 KiB writes' : ''}, paused 1 µs whenever the default marks would wait for a drain, pipe (1 MiB, F_SETPIPE_SZ)`,
+    label: `raw C write per chunk${piece ? ' in 8 KiB writes' : ''}, paused 1 µs whenever Twisted's marks would wait for a drain, pipe (1 MiB, F_SETPIPE_SZ)`,
     transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
     feeder: { kind: 'raw', mode: 'write', transport: 'pipe1m', ...(piece ? { piece } : {}), marks: { highWater: 65536, pauseUs: 1 } },
     workloads: ['chunks'],
@@ -227,7 +235,7 @@ export const CONTENDERS: Contender[] = [
   })),
   {
     id: 'raw-marks-writev-pipe1m',
-    label: 'raw C writev of each burst up to the mark, paused 1 µs whenever the default marks would wait for a drain, pipe (1 MiB, F_SETPIPE_SZ)',
+    label: "raw C writev of each burst up to the mark, paused 1 µs whenever Twisted's marks would wait for a drain, pipe (1 MiB, F_SETPIPE_SZ)",
     transport: 'pipe (1 MiB, F_SETPIPE_SZ)',
     feeder: { kind: 'raw', mode: 'writev', transport: 'pipe1m', marks: { highWater: 65536, pauseUs: 1 } },
     workloads: ['chunks'],
@@ -243,8 +251,8 @@ export const TWISTED = 'twisted'
 export const RAW_SAME_TRANSPORT = ['raw-write-pipe1m', 'raw-writev-pipe1m']
 /** Large chunks split into 8 KiB writes on that transport: shown beside the reference ratio. */
 export const RAW_PIECES = 'raw-pieces-pipe1m'
-/** Raw C writers held to the default marks: the bound shown beside the "by default" targets. */
-export const RAW_AT_DEFAULT_MARKS = ['raw-marks-pipe1m', 'raw-marks-pieces-pipe1m', 'raw-marks-writev-pipe1m']
+/** Raw C writers held to Twisted's marks: the bound shown beside the "by default" targets (those marks were the defaults until 2026-12). */
+export const RAW_AT_TWISTED_MARKS = ['raw-marks-pipe1m', 'raw-marks-pieces-pipe1m', 'raw-marks-writev-pipe1m']
 export const PW_ZERO_COPY = 'pw-zerocopy'
 
 export function contenderById(id: string): Contender {

@@ -7,7 +7,7 @@ import * as fs from 'node:fs'
 import * as path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-import { NODE, PW, PW_ZERO_COPY, RAW_AT_DEFAULT_MARKS, RAW_PIECES, RAW_SAME_TRANSPORT, TWISTED } from './contenders.ts'
+import { NODE, PW, PW_ZERO_COPY, RAW_AT_TWISTED_MARKS, RAW_PIECES, RAW_SAME_TRANSPORT, TWISTED } from './contenders.ts'
 import { BENCH_DIR, fmtBytes, fmtRate, MiB, median, ROOT_DIR, type RunResult, type Workload } from './workloads.ts'
 
 export interface Summary {
@@ -181,11 +181,11 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     if (best && t && best[field]! > (get(w, PW)?.[field] ?? 0))
       t.option = { contender: best.contender, measured: x(best[field]), status: best[field]! >= goal ? 'PASS' : 'MISS' }
   }
-  // The bound the default marks set on this transport, measured without JS: the best raw C
-  // writer held to them, in the target's own terms.
+  // The bound Twisted's marks set on this transport, measured without JS: the best raw C
+  // writer held to them, in the target's own terms (those marks were the defaults until 2026-12).
   const marksBound = (id: string, w: string, field: 'vsNode' | 'vsRawPipe') => {
-    const bound = Math.max(...RAW_AT_DEFAULT_MARKS.map((c) => get(w, c)?.[field] ?? 0))
-    if (bound > 0) addNote(targets.find((t) => t.id === id)!, `raw C held to the default marks: ${x(bound)}`)
+    const bound = Math.max(...RAW_AT_TWISTED_MARKS.map((c) => get(w, c)?.[field] ?? 0))
+    if (bound > 0) addNote(targets.find((t) => t.id === id)!, `raw C held to Twisted's marks: ${x(bound)}`)
   }
   ratio('100B-node', '100 B writes vs Node child.stdin', 'chunks-100B', 20, 'vsNode')
   ratio('100B-twisted', '100 B writes vs Twisted', 'chunks-100B', 2, 'vsTwisted')
