@@ -601,7 +601,7 @@ impl IoThread {
       // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
-      let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { MAX_BATCH_BYTES.min(sys::MAX_WRITE) };
+      let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { sys::write_limit(MAX_BATCH_BYTES) };
       let limit = limit.min(before_source.min(usize::MAX as u64) as usize);
       let len = w.inflight.io_slices(iov_ref, MAX_IOVECS, limit) as u64;
       // (Zero-copy bytes count as written only once read: no write completes a drain.)
@@ -778,10 +778,8 @@ impl IoThread {
     let fd = core.fd.swap(-1, SeqCst);
     let io_fd = core.io_fd.swap(-1, SeqCst);
     let mut fd_reused = false;
-    if io_fd >= 0 {
-      if core.restore_blocking {
-        let _ = sys::set_nonblocking(io_fd, false);
-      }
+    if io_fd >= 0 && core.restore_blocking {
+      let _ = sys::set_nonblocking(io_fd, false);
     }
     if fd >= 0 {
       crate::pipe_budget::with(|b| b.release(fd));

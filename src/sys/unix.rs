@@ -223,8 +223,11 @@ pub fn unsupported(_fd: RawFd, _kind: FdKind) -> Option<String> {
   None
 }
 
-/// The largest write (every byte queued, up to `queue::MAX_BATCH_BYTES`).
-pub const MAX_WRITE: usize = usize::MAX;
+/// The most one write may carry, given the queue's own `limit`: all of it here.
+#[inline]
+pub fn write_limit(limit: usize) -> usize {
+  limit
+}
 
 /// One write's outcome: `taken` bytes left the queue, `completed` are in the kernel (the same
 /// here; they differ on Windows, where a pipe write completes later).

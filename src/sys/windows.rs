@@ -59,27 +59,38 @@ pub const DEFAULT_PIPE_BUFFER: u32 = 64 * 1024;
 /// only delays the drain; 1 MiB matches `spawn`'s default pipe size.
 pub const MAX_WRITE: usize = 1 << 20;
 
+/// The most one write may carry, given the queue's own `limit`: at most [`MAX_WRITE`].
+pub fn write_limit(limit: usize) -> usize {
+  limit.min(MAX_WRITE)
+}
+
 /// The `errno` reported when the reader has gone (`ERROR_BROKEN_PIPE`, shown as `EPIPE`).
 pub const READER_GONE_ERRNO: Option<i32> = Some(ERROR_BROKEN_PIPE as i32);
 
+type OpenOsfhandle = unsafe extern "C" fn(HANDLE) -> i32;
+type GetOsfhandle = unsafe extern "C" fn(i32) -> HANDLE;
+type FsClose = unsafe extern "C" fn(*mut c_void, *mut c_void, i32, *mut c_void) -> i32;
+type FsReqCleanup = unsafe extern "C" fn(*mut c_void);
+type Farproc = unsafe extern "system" fn() -> isize;
+
 /// libuv's exports from the host executable.
 struct Uv {
-  open_osfhandle: unsafe extern "C" fn(HANDLE) -> i32,
-  get_osfhandle: unsafe extern "C" fn(i32) -> HANDLE,
-  fs_close: unsafe extern "C" fn(*mut c_void, *mut c_void, i32, *mut c_void) -> i32,
-  fs_req_cleanup: unsafe extern "C" fn(*mut c_void),
+  open_osfhandle: OpenOsfhandle,
+  get_osfhandle: GetOsfhandle,
+  fs_close: FsClose,
+  fs_req_cleanup: FsReqCleanup,
 }
 
 fn uv() -> io::Result<&'static Uv> {
   static UV: OnceLock<Option<Uv>> = OnceLock::new();
   UV.get_or_init(|| unsafe {
     let host = GetModuleHandleW(std::ptr::null());
-    let find = |name: &[u8]| GetProcAddress(host, name.as_ptr());
+    let find = |name: &std::ffi::CStr| GetProcAddress(host, name.as_ptr().cast());
     Some(Uv {
-      open_osfhandle: std::mem::transmute::<_, _>(find(b"uv_open_osfhandle\0")?),
-      get_osfhandle: std::mem::transmute::<_, _>(find(b"uv_get_osfhandle\0")?),
-      fs_close: std::mem::transmute::<_, _>(find(b"uv_fs_close\0")?),
-      fs_req_cleanup: std::mem::transmute::<_, _>(find(b"uv_fs_req_cleanup\0")?),
+      open_osfhandle: std::mem::transmute::<Farproc, OpenOsfhandle>(find(c"uv_open_osfhandle")?),
+      get_osfhandle: std::mem::transmute::<Farproc, GetOsfhandle>(find(c"uv_get_osfhandle")?),
+      fs_close: std::mem::transmute::<Farproc, FsClose>(find(c"uv_fs_close")?),
+      fs_req_cleanup: std::mem::transmute::<Farproc, FsReqCleanup>(find(c"uv_fs_req_cleanup")?),
     })
   })
   .as_ref()
@@ -106,7 +117,7 @@ fn fd_of(h: HANDLE) -> io::Result<RawFd> {
   };
   if fd < 0 {
     unsafe { CloseHandle(h) };
-    return Err(io::Error::new(io::ErrorKind::Other, "uv_open_osfhandle failed"));
+    return Err(io::Error::other("uv_open_osfhandle failed"));
   }
   Ok(fd)
 }
@@ -517,7 +528,7 @@ pub fn same_file(a: RawFd, b: RawFd) -> bool {
     if module.is_null() {
       return None;
     }
-    GetProcAddress(module, b"CompareObjectHandles\0".as_ptr()).map(|f| std::mem::transmute::<_, Compare>(f))
+    GetProcAddress(module, c"CompareObjectHandles".as_ptr().cast()).map(|f| std::mem::transmute::<Farproc, Compare>(f))
   });
   match compare {
     Some(f) => unsafe { f(ha, hb) != 0 },
