@@ -5,6 +5,9 @@ import test from 'ava'
 import { ProcessWriter, closeFd, closed, createPipe, openPipe, openSocketpair, spawn } from '../lib/index.js'
 import type { ConnectionLostReason } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
+import fs from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 
 const WIN = process.platform === 'win32'
 const MiB = 1 << 20
@@ -154,4 +157,23 @@ test('the socketpair transport: a clear coded error on Windows', (t) => {
   }
   t.throws(() => openSocketpair(), { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' })
   t.throws(() => spawn(process.execPath, ['-e', ''], { transport: 'socketpair' }), { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' })
+})
+
+test('a writer on a file fd: every byte lands in the file, DONE, the fd closed', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-file-'))
+  const file = path.join(dir, 'out.bin')
+  const data = testData(3 * MiB + 11)
+  const fd = fs.openSync(file, 'w')
+  const w = new ProcessWriter(fd)
+  t.is(w.stats().transport, 'file')
+  t.false(w.enableReadHack)
+  w.write(data.subarray(0, 1000))
+  w.write(data.subarray(1000))
+  w.loseConnection()
+  const reason = await closed(w)
+  t.is(reason.code, 'DONE')
+  t.is(reason.bytesWritten, data.length)
+  t.is(sha256(fs.readFileSync(file)), sha256(data))
+  t.throws(() => fs.closeSync(fd), { code: 'EBADF' })
+  fs.rmSync(dir, { recursive: true, force: true })
 })

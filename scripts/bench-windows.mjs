@@ -2,6 +2,7 @@
 // chunks, alternating runs, best of each. Written for `npm run test:windows -- --bench` (Windows
 // node.exe under wine, where the figures are wine's, not Windows'), and runs anywhere:
 //   node scripts/bench-windows.mjs [MiB per run, default 256] [runs, default 3]
+// PIPE_SIZE=n sets the writer's pipeSize (default: spawn's, 1 MiB).
 import { spawn as nodeSpawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 const require = createRequire(import.meta.url)
@@ -21,7 +22,8 @@ function output(child) {
 }
 
 async function viaWriter(chunk) {
-  const { child, stdin } = spawn(process.execPath, ['-e', SINK], { stdio: ['writer', 'pipe', 'inherit'] })
+  const pipeSize = process.env.PIPE_SIZE ? Number(process.env.PIPE_SIZE) : undefined
+  const { child, stdin } = spawn(process.execPath, ['-e', SINK], { stdio: ['writer', 'pipe', 'inherit'], pipeSize })
   const done = output(child)
   await new Promise((r) => setTimeout(r, 300)) // the child's start is not measured
   const t0 = process.hrtime.bigint()
@@ -84,6 +86,6 @@ for (const size of [64 << 10, 1 << 20]) {
   const fmt = (a) => a.map((x) => x.toFixed(0)).join(', ')
   console.log(
     `${size >> 10} KiB chunks: ProcessWriter ${fmt(pw)} MB/s, child.stdin ${fmt(node)} MB/s; best ${best(pw).toFixed(0)} vs ${best(node).toFixed(0)}, ratio ${(best(pw) / best(node)).toFixed(2)}x` +
-      ` (writer syscalls ${stats.syscalls}, pauses ${stats.pauses})`,
+      ` (writer syscalls ${stats.syscalls}, pauses ${stats.pauses}, pipe ${stats.pipeCapacity >> 10} KiB)`,
   )
 }
