@@ -148,6 +148,13 @@ export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-was
  * resumed when the level falls to `lowWaterMark`. When the connection ends (flushed by
  * `loseConnection()`, the child closed its end or exited, an abort, an error)
  * `onConnectionLost` is called once, asynchronously, with the reason.
+ *
+ * Garbage collection: an ended writer is collectable, whatever its callbacks reference. While
+ * the writer is busy (data buffered, a close or abort on its way) or `ref()`'d, its callbacks
+ * and producer are held, so they are called even if nothing else references the writer. An
+ * idle, open writer that nothing references is collected with its callbacks and producer
+ * (even when they mention it): its fd is then closed (`DONE`) and no callback is called. Keep a
+ * reference, or call `ref()` (as `closed()` does), to be told of the end.
  */
 export declare class ProcessWriter {
   /**

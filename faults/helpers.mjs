@@ -116,20 +116,23 @@ export function hasGc() {
 }
 
 /**
- * Collect until every WeakRef in `refs` is empty or `ms` passes; returns how many are still alive.
- * Yields to the event loop between collections, so finalizers, native cleanup and pending
- * callbacks (which may hold the last references) get to run.
+ * Collect until every WeakRef in `refs` is empty or `ms` passes; resolves with how many are still
+ * alive. Each round runs in a timer of its own, not in an async function: a suspended async
+ * function keeps its temporaries (the last object it made) reachable. Make the objects in a
+ * separate function and keep only WeakRefs, for the same reason.
  */
-export async function collectUntilGone(/** @type {WeakRef<object>[]} */ refs, ms = 10_000) {
-  const deadline = Date.now() + ms
-  for (;;) {
-    gc()
-    await new Promise((r) => setImmediate(r))
-    gc()
-    await sleep(10)
-    const alive = refs.filter((r) => r.deref() !== undefined).length
-    if (alive === 0 || Date.now() > deadline) return alive
-  }
+export function collectUntilGone(/** @type {WeakRef<object>[]} */ refs, ms = 10_000) {
+  return new Promise((resolve) => {
+    const deadline = Date.now() + ms
+    const step = () => {
+      gc()
+      let alive = 0
+      for (const r of refs) if (r.deref() !== undefined) alive++
+      if (alive === 0 || Date.now() > deadline) resolve(alive)
+      else setTimeout(step, 10)
+    }
+    setTimeout(step, 0)
+  })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -55,8 +55,8 @@ pub struct JsSide {
   by_ref: RefCell<VecDeque<(u64, JsRef)>>,
   /// The connection was ended because such a chunk's ArrayBuffer was detached.
   detached_found: Cell<bool>,
-  /// The registered producer and whether it is streaming (push).
-  producer: Cell<Option<(JsRef, bool)>>,
+  /// A producer is registered (in `slots`), and whether it is streaming (push).
+  producer: Cell<Option<bool>>,
   paused: Cell<bool>,
   /// A write returned false and `onDrain` has not been called since.
   need_drain: Cell<bool>,
@@ -66,10 +66,10 @@ pub struct JsSide {
   resumes: Cell<u64>,
   /// Drains delivered by waiting for the I/O thread's write in progress (`dispatch`).
   drains_awaited: Cell<u64>,
-  on_lost: Cell<Option<JsRef>>,
-  on_drain: Cell<Option<JsRef>>,
-  reason: Cell<Option<JsRef>>,
-  cause: Cell<Option<JsRef>>,
+  /// `onConnectionLost`, `onDrain`, the producer, the reason and the cause (see [`Slots`]).
+  slots: Slots,
+  /// The reason has been delivered (it is in `slots` while the writer lives).
+  has_reason: Cell<bool>,
   tsfn: Cell<sys::napi_threadsafe_function>,
   /// The pointer handed to the env cleanup hook (null once the hook is gone).
   hook_arg: Cell<*const JsSide>,
@@ -86,6 +86,91 @@ pub struct JsSide {
   /// No `lowWaterMark` was given: it follows `bufferSize` ([`flow::default_low_water`]).
   low_water_auto: Cell<bool>,
   zero_copy: bool,
+}
+
+const ON_LOST: u32 = 0;
+const ON_DRAIN: u32 = 1;
+const PRODUCER: u32 = 2;
+const REASON: u32 = 3;
+const CAUSE: u32 = 4;
+
+/// Where a writer keeps its JS values (`onConnectionLost`, `onDrain`, the producer, the reason,
+/// the cause): an array stored on the writer object itself, under a symbol, so that they are
+/// reachable through the writer and not from a GC root of ours. Our reference to the array is
+/// strong only while the writer is held (`JsSide::retain`: busy, or `ref()`, and not ended):
+/// then a callback is delivered even if nothing else references the writer or its callbacks.
+/// Otherwise it is weak: a callback that mentions the writer does not keep it alive, an ended
+/// writer is collectable with everything it references, and a writer collected while open is
+/// closed (flushed, `Drop for ProcessWriter`) without calling callbacks that went with it.
+struct Slots {
+  env: js::Env,
+  /// Null once deleted (never while the env lives, unless the constructor failed).
+  array: Cell<sys::napi_ref>,
+  strong: Cell<bool>,
+  /// The env is being torn down: leave the reference to it.
+  torn_down: Cell<bool>,
+}
+
+impl Slots {
+  fn new(env: js::Env) -> Result<(Slots, js::Value)> {
+    let mut a = ptr::null_mut();
+    js::check(env, unsafe { sys::napi_create_array_with_length(env, 5, &mut a) })?;
+    let mut r = ptr::null_mut();
+    js::check(env, unsafe { sys::napi_create_reference(env, a, 0, &mut r) })?;
+    Ok((Slots { env, array: Cell::new(r), strong: Cell::new(false), torn_down: Cell::new(false) }, a))
+  }
+
+  /// The array, or None once the writer (and with it the array) was collected.
+  fn array(&self) -> Option<js::Value> {
+    let r = self.array.get();
+    if r.is_null() {
+      return None;
+    }
+    let mut a = ptr::null_mut();
+    unsafe { sys::napi_get_reference_value(self.env, r, &mut a) };
+    (!a.is_null()).then_some(a)
+  }
+
+  /// The value in slot `i`; None when empty (null or undefined) or gone with the writer.
+  fn get(&self, i: u32) -> Option<js::Value> {
+    let a = self.array()?;
+    let mut v = ptr::null_mut();
+    let status = unsafe { sys::napi_get_element(self.env, a, i, &mut v) };
+    (status == sys::Status::napi_ok && !v.is_null() && !js::is_nullish(self.env, v)).then_some(v)
+  }
+
+  fn set(&self, i: u32, v: Option<js::Value>) {
+    if let Some(a) = self.array() {
+      let v = v.unwrap_or_else(|| js::undefined(self.env));
+      unsafe { sys::napi_set_element(self.env, a, i, v) };
+    }
+  }
+
+  fn set_strong(&self, strong: bool) {
+    let r = self.array.get();
+    if r.is_null() || self.strong.replace(strong) == strong {
+      return;
+    }
+    let mut count = 0;
+    unsafe {
+      if strong {
+        sys::napi_reference_ref(self.env, r, &mut count);
+      } else {
+        sys::napi_reference_unref(self.env, r, &mut count);
+      }
+    }
+  }
+}
+
+impl Drop for Slots {
+  /// Runs on the JS thread (the last owner of `JsSide` is the class instance's finalizer, the
+  /// thread-safe function's finalizer or the env cleanup hook).
+  fn drop(&mut self) {
+    let r = self.array.replace(ptr::null_mut());
+    if !r.is_null() && !self.torn_down.get() {
+      unsafe { sys::napi_delete_reference(self.env, r) };
+    }
+  }
 }
 
 struct SendPtr(sys::napi_threadsafe_function);
@@ -106,6 +191,7 @@ unsafe extern "C" fn tsfn_finalize(_env: sys::napi_env, data: *mut c_void, _hint
 unsafe extern "C" fn env_cleanup(arg: *mut c_void) {
   let side = Rc::from_raw(arg as *const JsSide);
   side.hook_arg.set(ptr::null());
+  side.slots.torn_down.set(true);
   side.teardown();
 }
 
@@ -113,9 +199,15 @@ impl JsSide {
   fn producer_kind(&self) -> Producer {
     match self.producer.get() {
       None => Producer::None,
-      Some((_, true)) => Producer::Push { paused: self.paused.get() },
-      Some((_, false)) => Producer::Pull,
+      Some(true) => Producer::Push { paused: self.paused.get() },
+      Some(false) => Producer::Pull,
     }
+  }
+
+  /// Hold the writer's JS values strongly while the writer holds the process (busy, or
+  /// `ref()`), until the end has been delivered; weakly otherwise (see [`Slots`]).
+  fn retain(&self) {
+    self.slots.set_strong(!self.has_reason.get() && (self.refed.get() || self.user_ref.get()));
   }
 
   /// Keep the process alive (until `unhold`, or the end of the connection).
@@ -123,6 +215,7 @@ impl JsSide {
     let tsfn = self.tsfn.get();
     if !tsfn.is_null() && !self.refed.replace(true) {
       unsafe { sys::napi_ref_threadsafe_function(env, tsfn) };
+      self.retain();
     }
   }
 
@@ -130,6 +223,7 @@ impl JsSide {
     let tsfn = self.tsfn.get();
     if !tsfn.is_null() && self.refed.replace(false) {
       unsafe { sys::napi_unref_threadsafe_function(env, tsfn) };
+      self.retain();
     }
   }
 
@@ -144,8 +238,10 @@ impl JsSide {
 
   /// Call a method of the registered producer; a throw ends the connection (PRODUCER_ERROR).
   fn call_producer(&self, env: js::Env, method: &str) {
-    if let Some((r, _)) = self.producer.get() {
-      let obj = r.get(env);
+    if self.producer.get().is_none() {
+      return;
+    }
+    if let Some(obj) = self.slots.get(PRODUCER) {
       if let Err(exc) = js::call_method(env, obj, method) {
         self.fail(env, exc);
       }
@@ -156,10 +252,7 @@ impl JsSide {
   fn fail(&self, env: js::Env, exception: js::Value) {
     if self.core.abort(LostCode::ProducerError, true) {
       self.hold(env);
-      let cause = JsRef::new(env, exception).ok();
-      if let Some(old) = self.cause.replace(cause) {
-        old.delete(env);
-      }
+      self.slots.set(CAUSE, Some(exception));
     } else {
       js::warn(env, "a callback after the connection ended", exception);
     }
@@ -334,8 +427,7 @@ impl JsSide {
     if d.notify_drain {
       self.need_drain.set(false);
       self.publish_waits();
-      if let Some(cb) = self.on_drain.get() {
-        let f = cb.get(env);
+      if let Some(f) = self.slots.get(ON_DRAIN) {
         if let Err(exc) = js::call(env, js::undefined(env), f, &[]) {
           self.fail(env, exc);
         }
@@ -377,13 +469,11 @@ impl JsSide {
     js::set_named(env, o, "childFd", child_fd)?;
     js::set_named(env, o, "bytesWritten", js::number(env, lost.bytes_written as f64))?;
     js::set_named(env, o, "bytesUnwritten", js::number(env, lost.bytes_unwritten as f64))?;
-    if let Some(c) = self.cause.take() {
-      let set = match lost.code {
-        LostCode::ProducerError => js::set_named(env, o, "cause", c.get(env)),
-        _ => Ok(()),
-      };
-      c.delete(env);
-      set?;
+    if let Some(c) = self.slots.get(CAUSE) {
+      self.slots.set(CAUSE, None);
+      if lost.code == LostCode::ProducerError {
+        js::set_named(env, o, "cause", c)?;
+      }
     }
     Ok(o)
   }
@@ -403,7 +493,8 @@ impl JsSide {
         js::object(env).unwrap_or_else(|_| js::undefined(env))
       }
     };
-    self.reason.set(JsRef::new(env, reason).ok());
+    self.slots.set(REASON, Some(reason));
+    self.has_reason.set(true);
     if lost.fd_reused {
       let fd = self.core.fd_given;
       js::emit_warning(
@@ -416,18 +507,20 @@ impl JsSide {
     }
     self.end_backpressure();
     self.paused.set(false);
-    if let Some((p, _)) = self.producer.take() {
-      if let Err(exc) = js::call_method(env, p.get(env), "stopProducing") {
-        js::warn(env, "producer.stopProducing", exc);
+    if self.producer.take().is_some() {
+      if let Some(p) = self.slots.get(PRODUCER) {
+        self.slots.set(PRODUCER, None);
+        if let Err(exc) = js::call_method(env, p, "stopProducing") {
+          js::warn(env, "producer.stopProducing", exc);
+        }
       }
-      p.delete(env);
     }
     self.publish_waits();
     for (id, moved) in &lost.sources_cut {
       self.reject_source(env, *id, moved_error(env, reason, *moved));
     }
-    if let Some(cb) = self.on_lost.get() {
-      if let Err(exc) = js::call(env, js::undefined(env), cb.get(env), &[reason]) {
+    if let Some(cb) = self.slots.get(ON_LOST) {
+      if let Err(exc) = js::call(env, js::undefined(env), cb, &[reason]) {
         js::warn(env, "onConnectionLost", exc);
       }
     }
@@ -476,6 +569,8 @@ impl JsSide {
   /// The connection ended and was reported: stop the I/O thread's use of this env.
   fn finish(&self, env: js::Env) {
     self.release_callbacks(sys::ThreadsafeFunctionReleaseMode::release);
+    // Nothing more to deliver: what the writer references no longer outlives it.
+    self.retain();
     let arg = self.hook_arg.replace(ptr::null());
     if !arg.is_null() {
       unsafe {
@@ -501,12 +596,9 @@ impl JsSide {
     }
   }
 
-  fn set_callback(&self, env: js::Env, slot: &Cell<Option<JsRef>>, v: js::Value, name: &str) -> Result<()> {
+  fn set_callback(&self, env: js::Env, slot: u32, v: js::Value, name: &str) -> Result<()> {
     check_callback(env, v, name)?;
-    let new = if js::is_nullish(env, v) { None } else { Some(JsRef::new(env, v)?) };
-    if let Some(old) = slot.replace(new) {
-      old.delete(env);
-    }
+    self.slots.set(slot, (!js::is_nullish(env, v)).then_some(v));
     Ok(())
   }
 }
@@ -530,9 +622,9 @@ fn number_property(env: js::Env, v: js::Value, name: &str) -> Result<f64> {
   Ok(js::get_f64(env, v))
 }
 
-/// The referenced value, or `null`.
-fn value_or_null<'a>(env: js::Env, slot: Option<JsRef>) -> Result<Unknown<'a>> {
-  let v = slot.map(|r| r.get(env)).unwrap_or_else(|| js::null(env));
+/// The value, or `null`.
+fn value_or_null<'a>(env: js::Env, v: Option<js::Value>) -> Result<Unknown<'a>> {
+  let v = v.unwrap_or_else(|| js::null(env));
   unsafe { Unknown::from_napi_value(env, v) }
 }
 
@@ -596,6 +688,13 @@ fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
 /// resumed when the level falls to `lowWaterMark`. When the connection ends (flushed by
 /// `loseConnection()`, the child closed its end or exited, an abort, an error)
 /// `onConnectionLost` is called once, asynchronously, with the reason.
+///
+/// Garbage collection: an ended writer is collectable, whatever its callbacks reference. While
+/// the writer is busy (data buffered, a close or abort on its way) or `ref()`'d, its callbacks
+/// and producer are held, so they are called even if nothing else references the writer. An
+/// idle, open writer that nothing references is collected with its callbacks and producer
+/// (even when they mention it): its fd is then closed (`DONE`) and no callback is called. Keep a
+/// reference, or call `ref()` (as `closed()` does), to be told of the end.
 #[napi]
 pub struct ProcessWriter {
   pub(crate) side: Rc<JsSide>,
@@ -608,7 +707,7 @@ impl ProcessWriter {
   /// writing (`ERR_FD_NOT_WRITABLE`) or an option is invalid (`ERR_INVALID_ARG_TYPE`,
   /// `ERR_OUT_OF_RANGE`).
   #[napi(constructor, ts_args_type = "fd: number, options?: ProcessWriterOptions | undefined | null")]
-  pub fn new(env: Env, fd: Unknown<'_>, options: Option<Unknown<'_>>) -> Result<Self> {
+  pub fn new(env: Env, this: This, fd: Unknown<'_>, options: Option<Unknown<'_>>) -> Result<Self> {
     // Until the end, where the writer takes the fd, every failure leaves it exactly as it was
     // given (open, same flags) and the caller's: whatever can fail runs before the fd is
     // changed, and what follows the change undoes it.
@@ -662,6 +761,21 @@ impl ProcessWriter {
       buffer_size,
       low_water,
     });
+    // The writer's JS values live on the writer object (see `Slots`).
+    let (slots, array) = Slots::new(e)?;
+    let mut key = ptr::null_mut();
+    js::check(e, unsafe { sys::napi_create_symbol(e, js::string(e, "processWriter.slots"), &mut key) })?;
+    let desc = sys::napi_property_descriptor {
+      utf8name: ptr::null(),
+      name: key,
+      method: None,
+      getter: None,
+      setter: None,
+      value: array,
+      attributes: sys::PropertyAttributes::default,
+      data: ptr::null_mut(),
+    };
+    js::check(e, unsafe { sys::napi_define_properties(e, this.object.raw(), 1, &desc) })?;
     let side = Rc::new(JsSide {
       core: core.clone(),
       producer: Cell::new(None),
@@ -672,10 +786,8 @@ impl ProcessWriter {
       pauses: Cell::new(0),
       resumes: Cell::new(0),
       drains_awaited: Cell::new(0),
-      on_lost: Cell::new(None),
-      on_drain: Cell::new(None),
-      reason: Cell::new(None),
-      cause: Cell::new(None),
+      slots,
+      has_reason: Cell::new(false),
       tsfn: Cell::new(ptr::null_mut()),
       hook_arg: Cell::new(ptr::null()),
       refed: Cell::new(false),
@@ -688,15 +800,12 @@ impl ProcessWriter {
       zero_copy,
     });
     let unwind = |side: &JsSide| {
-      for slot in [&side.on_lost, &side.on_drain] {
-        if let Some(r) = slot.take() {
-          r.delete(e);
-        }
-      }
+      side.slots.set(ON_LOST, None);
+      side.slots.set(ON_DRAIN, None);
     };
     if let Err(err) = side
-      .set_callback(e, &side.on_lost, opts.on_lost, "onConnectionLost")
-      .and_then(|()| side.set_callback(e, &side.on_drain, opts.on_drain, "onDrain"))
+      .set_callback(e, ON_LOST, opts.on_lost, "onConnectionLost")
+      .and_then(|()| side.set_callback(e, ON_DRAIN, opts.on_drain, "onDrain"))
     {
       unwind(&side);
       return Err(err);
@@ -857,35 +966,32 @@ impl ProcessWriter {
   /// The reason the connection ended, once `onConnectionLost` has been called; else null.
   #[napi(getter, ts_return_type = "ConnectionLostReason | null")]
   pub fn lost_reason(&self, env: Env) -> Result<Unknown<'_>> {
-    value_or_null(env.raw(), self.side.reason.get())
+    value_or_null(env.raw(), self.side.slots.get(REASON))
   }
 
   /// The delivered reason, if any (for `write_file`).
-  pub(crate) fn lost_reason_value(&self, env: js::Env) -> Option<js::Value> {
-    let r = self.side.reason.take()?;
-    let v = r.get(env);
-    self.side.reason.set(Some(r));
-    Some(v)
+  pub(crate) fn lost_reason_value(&self, _env: js::Env) -> Option<js::Value> {
+    self.side.slots.get(REASON)
   }
 
   #[napi(getter, ts_return_type = "((reason: ConnectionLostReason) => void) | null")]
   pub fn on_connection_lost(&self, env: Env) -> Result<Unknown<'_>> {
-    value_or_null(env.raw(), self.side.on_lost.get())
+    value_or_null(env.raw(), self.side.slots.get(ON_LOST))
   }
 
   #[napi(setter, ts_args_type = "callback: ((reason: ConnectionLostReason) => void) | null | undefined")]
   pub fn set_on_connection_lost(&self, env: Env, callback: Unknown<'_>) -> Result<()> {
-    self.side.set_callback(env.raw(), &self.side.on_lost, callback.raw(), "onConnectionLost")
+    self.side.set_callback(env.raw(), ON_LOST, callback.raw(), "onConnectionLost")
   }
 
   #[napi(getter, ts_return_type = "(() => void) | null")]
   pub fn on_drain(&self, env: Env) -> Result<Unknown<'_>> {
-    value_or_null(env.raw(), self.side.on_drain.get())
+    value_or_null(env.raw(), self.side.slots.get(ON_DRAIN))
   }
 
   #[napi(setter, ts_args_type = "callback: (() => void) | null | undefined")]
   pub fn set_on_drain(&self, env: Env, callback: Unknown<'_>) -> Result<()> {
-    self.side.set_callback(env.raw(), &self.side.on_drain, callback.raw(), "onDrain")
+    self.side.set_callback(env.raw(), ON_DRAIN, callback.raw(), "onDrain")
   }
 
   /// Queue a copy of `data`'s bytes (Buffer, any TypedArray, DataView or ArrayBuffer) and return
@@ -989,7 +1095,7 @@ impl ProcessWriter {
   pub fn lose_connection(&self, env: Env) {
     let side = &self.side;
     if side.lose_requested.get() || side.core.state() != crate::core::OPEN {
-      if side.reason.get().is_none() && !side.core.accepting() {
+      if !side.has_reason.get() && !side.core.accepting() {
         side.hold(env.raw()); // a loss is on its way: deliver it before the process may exit
       }
       return;
@@ -1004,9 +1110,10 @@ impl ProcessWriter {
   /// holds the process only while busy: data buffered, or a close or abort on its way.
   #[napi(js_name = "ref")]
   pub fn ref_(&self, env: Env) -> &Self {
-    if self.side.core.accepting() || self.side.reason.get().is_none() {
+    if self.side.core.accepting() || !self.side.has_reason.get() {
       self.side.user_ref.set(true);
       self.side.hold(env.raw());
+      self.side.retain();
     }
     self
   }
@@ -1015,6 +1122,7 @@ impl ProcessWriter {
   #[napi]
   pub fn unref(&self, env: Env) -> &Self {
     self.side.user_ref.set(false);
+    self.side.retain();
     if self.side.core.accepting() && !self.side.lose_requested.get() && self.side.core.idle() {
       self.side.unhold(env.raw());
     }
@@ -1034,7 +1142,7 @@ impl ProcessWriter {
     side.core.abort(LostCode::Aborted, true);
     // Whether this abort or an earlier loss ends it, keep the process alive until the
     // reason has been delivered.
-    if side.reason.get().is_none() {
+    if !side.has_reason.get() {
       side.hold(env.raw());
     }
   }
@@ -1076,7 +1184,8 @@ impl ProcessWriter {
       }
       return Ok(());
     }
-    side.producer.set(Some((JsRef::new(e, p)?, streaming)));
+    side.slots.set(PRODUCER, Some(p));
+    side.producer.set(Some(streaming));
     side.paused.set(false);
     side.publish_waits();
     if !streaming {
@@ -1087,10 +1196,10 @@ impl ProcessWriter {
 
   /// Stop consuming from the producer without disconnecting. Lets a pending close complete.
   #[napi]
-  pub fn unregister_producer(&self, env: Env) {
+  pub fn unregister_producer(&self, _env: Env) {
     let side = &self.side;
-    if let Some((p, _)) = side.producer.take() {
-      p.delete(env.raw());
+    if side.producer.take().is_some() {
+      side.slots.set(PRODUCER, None);
     }
     side.paused.set(false);
     side.publish_waits();
@@ -1143,8 +1252,16 @@ impl ProcessWriter {
 
 impl Drop for ProcessWriter {
   /// Garbage collected while open: flush what is buffered, then close (no fd is leaked).
+  /// Collected while open: nothing can unregister its producer any more, so none may hold the
+  /// close back; what is buffered is flushed, then the fd is closed (see [`Slots`] for which
+  /// callbacks are still called).
   fn drop(&mut self) {
-    self.side.core.lose_connection();
+    let side = &self.side;
+    side.producer.set(None);
+    side.paused.set(false);
+    side.need_drain.set(false);
+    side.publish_waits();
+    side.core.lose_connection();
   }
 }
 
