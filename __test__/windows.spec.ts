@@ -6,6 +6,7 @@ import { ProcessWriter, closeFd, closed, createPipe, openPipe, openSocketpair, s
 import type { ConnectionLostReason } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
 import fs from 'node:fs'
+import { execFile } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -175,5 +176,20 @@ test('a writer on a file fd: every byte lands in the file, DONE, the fd closed',
   t.is(reason.bytesWritten, data.length)
   t.is(sha256(fs.readFileSync(file)), sha256(data))
   t.throws(() => fs.closeSync(fd), { code: 'EBADF' })
+  fs.rmSync(dir, { recursive: true, force: true })
+})
+
+test('the CLI feeds a file into a node child (a stream on Windows, the core elsewhere)', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-cli-'))
+  const file = path.join(dir, 'in.bin')
+  const data = testData(2 * MiB + 5)
+  fs.writeFileSync(file, data)
+  const cli = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'process-writer.js')
+  const out = await new Promise<string>((resolve, reject) => {
+    execFile(process.execPath, [cli, 'feed', '-q', '--input', file, '--', process.execPath, '-e', COUNT], (err, stdout) =>
+      err ? reject(err) : resolve(stdout),
+    )
+  })
+  t.is(out, `${data.length} ${sha256(data)}`)
   fs.rmSync(dir, { recursive: true, force: true })
 })
