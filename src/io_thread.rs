@@ -743,8 +743,10 @@ impl IoThread {
         core.unwritten.fetch_add(unread, SeqCst);
       } else {
         core.written.fetch_add(unread, SeqCst);
+        // Only while memory of ours is still mapped (never at `DONE`, which waits for the
+        // reader): bytes a `writeFile` source spliced in are the kernel's, left as they are.
         let io_fd = core.io_fd.load(SeqCst);
-        match sys::copy_unread_in_place(io_fd) {
+        match if unread > 0 { sys::copy_unread_in_place(io_fd) } else { Ok(0) } {
           Ok(lost) => {
             let lost = (lost as u64).min(unread);
             core.written.fetch_sub(lost, SeqCst);
