@@ -186,6 +186,9 @@ pub struct CoreConfig {
 }
 
 static NEXT_TOKEN: AtomicU64 = AtomicU64::new(1);
+/// Cores not dropped yet, in the whole process (the fault suite checks that ended, collected
+/// writers free theirs).
+pub static LIVE: AtomicU64 = AtomicU64::new(0);
 
 /// `Mutex::lock` that carries on after a panic on another thread (a poisoned lock): every
 /// critical section here leaves the data consistent at each step, and a panic must not spread
@@ -202,6 +205,7 @@ impl<T> LockOrRecover<T> for Mutex<T> {
 
 impl Core {
   pub fn new(cfg: CoreConfig) -> Arc<Core> {
+    LIVE.fetch_add(1, SeqCst);
     Arc::new(Core {
       token: NEXT_TOKEN.fetch_add(1, SeqCst) as usize,
       fd: AtomicI32::new(cfg.fd),
@@ -486,6 +490,7 @@ impl Drop for Core {
   /// A core the I/O thread never closed (the constructor failed after duplicating the fd):
   /// close the private duplicate. The caller's `fd` stays the caller's.
   fn drop(&mut self) {
+    LIVE.fetch_sub(1, SeqCst);
     let io_fd = *self.io_fd.get_mut();
     if io_fd >= 0 {
       let _ = crate::sys::close(io_fd);
