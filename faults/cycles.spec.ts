@@ -6,6 +6,8 @@
 // - 100 feeds of 2 MB in 100-byte chunks (the JS fast path): RSS grows by at most RSS_BOUND
 //   from feed 20 to feed 100 (measured: flat, within 8 MiB; before: about +40 MiB over those 80
 //   feeds, 0.5 MiB per writer that was never freed).
+// - 100 ended writers kept referenced, after 2 MB each in 100-byte chunks: RSS grows by at most
+//   KEPT_BOUND (measured +4.6 MiB; +32 MiB while their recycled slabs lived until collection).
 // RSS is sampled after forced collections (--expose-gc); it is a bound on retention, not speed.
 import test from 'ava'
 import { feed, spawn } from '../lib/index.js'
@@ -13,6 +15,7 @@ import native from '../index.js'
 import { MiB, exitOf, fdCount, rss, sleep, threadCount, waitFor } from './helpers.mjs'
 
 const RSS_BOUND = 24 * MiB
+const KEPT_BOUND = 16 * MiB
 const liveCores = () => (native as unknown as { _liveCores(): number })._liveCores()
 const gc = (globalThis as unknown as { gc: () => void }).gc
 
@@ -73,4 +76,26 @@ test.serial('100 feeds of 2 MB in 100-byte chunks: RSS bounded from feed 20 on, 
   const grown = rss() - rss0
   t.log(`RSS ${(rss0 / MiB).toFixed(1)} -> ${(rss() / MiB).toFixed(1)} MiB`)
   t.true(grown <= RSS_BOUND, `RSS grew by ${(grown / MiB).toFixed(1)} MiB`)
+})
+
+test.serial('ended writers still referenced keep no buffer memory: 100 kept after feeding 2 MB each in 100-byte chunks', async (t) => {
+  // Their recycled slabs (up to 512 KiB each) are freed at the close, not when they are collected.
+  const data = Buffer.alloc(2_000_000, 5)
+  const chunks: Uint8Array[] = []
+  for (let o = 0; o < data.length; o += 100) chunks.push(data.subarray(o, o + 100))
+  const feedKept = async () => {
+    const { child, stdin } = spawn('cat', [], { stdio: ['writer', 'ignore', 'ignore'] })
+    t.is((await feed(stdin!, chunks)).code, 'DONE')
+    await exitOf(child)
+    return stdin!
+  }
+  for (let i = 0; i < 10; i++) await feedKept()
+  await settle()
+  const rss0 = rss()
+  const kept = []
+  for (let i = 0; i < 100; i++) kept.push(await feedKept())
+  await settle()
+  const grown = rss() - rss0
+  t.log(`RSS ${(rss0 / MiB).toFixed(1)} -> ${(rss() / MiB).toFixed(1)} MiB with ${kept.length} ended writers referenced`)
+  t.true(grown <= KEPT_BOUND, `RSS grew by ${(grown / MiB).toFixed(1)} MiB`)
 })

@@ -759,13 +759,18 @@ impl IoThread {
     // Take the pending chunks out under the lock, drop them (JS buffers release their
     // references through napi-rs) after it.
     let mut pending = WriteQueue::new();
+    let spare;
     {
       let mut p = core.pending.lock_or_recover();
       core.state.store(CLOSED, SeqCst);
       p.abort = None;
       pending.append(&mut p.queue);
       w.sources.append(&mut p.sources);
+      // The recycled slabs (up to 512 KiB) are freed now, not when the writer is collected:
+      // an ended writer keeps no buffer memory while the garbage collector takes its time.
+      spare = std::mem::take(&mut p.spare);
     }
+    drop(spare);
     let sources_cut = w.sources.cut();
     core.sources_pending.store(0, SeqCst);
     let discarded = pending.clear() + inflight_len;
