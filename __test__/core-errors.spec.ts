@@ -2,7 +2,7 @@
 // producers or callbacks that throw (scenarios 31, 52; contract §3: PRODUCER_ERROR, no crash).
 import fs from 'node:fs'
 
-import anyTest from 'ava'
+import test from 'ava'
 
 import {
   LONG,
@@ -21,9 +21,6 @@ import {
   spawnWithWriter,
   withTimeout,
 } from './helpers.mjs'
-import { posixOnly } from './platform.mjs'
-
-const test = posixOnly(anyTest, 'its children are POSIX commands (cat) and it checks POSIX fd errors')
 
 fdLeakGuard(test)
 

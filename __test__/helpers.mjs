@@ -102,6 +102,8 @@ function fdTarget(fd) {
 /** fd -> readlink target, for this process. */
 export function fdTable() {
   const m = new Map();
+  if (process.platform === 'win32')
+    return m; // no fd directory: nothing to compare
   for (const name of fs.readdirSync(FD_DIR)) {
     try {
       m.set(Number(name), fdTarget(Number(name)));
@@ -222,7 +224,26 @@ function collect(s) {
 }
 
 /** Spawn `cmd` with the given stdio (numbers are our fds; they are closed here right after spawn). */
+/**
+ * On Windows (npm run test:windows), the POSIX commands the suites feed are node children doing
+ * the same: cat, wc -c, sha256sum, head -c N, sleep N, true. Others are left as they are.
+ */
+const WINDOWS_STAND_INS = {
+  cat: () => 'process.stdin.pipe(process.stdout)',
+  true: () => '',
+  sleep: (a) => `setTimeout(() => {}, ${Number(a[0]) * 1000})`,
+  wc: (a) => (a[0] === '-c' ? "let n = 0; process.stdin.on('data', (d) => { n += d.length }); process.stdin.on('end', () => process.stdout.write(n + '\\n'))" : null),
+  sha256sum: (a) => (a.length === 0 ? "const h = require('crypto').createHash('sha256'); process.stdin.on('data', (d) => h.update(d)); process.stdin.on('end', () => process.stdout.write(h.digest('hex') + '  -\\n'))" : null),
+  head: (a) => (a[0] === '-c' ? `let left = ${Number(a[1])}; process.stdin.on('data', (d) => { const part = d.subarray(0, left); left -= part.length; process.stdout.write(part, () => { if (left === 0) process.exit(0) }) }); process.stdin.on('end', () => process.exit(0))` : null),
+};
+
+function standIn(cmd, args) {
+  const src = process.platform === 'win32' ? WINDOWS_STAND_INS[cmd]?.(args) : null;
+  return src == null ? [cmd, args] : [process.execPath, ['-e', src]];
+}
+
 export function spawnChild(cmd, args, stdio, closeAfter = []) {
+  [cmd, args] = standIn(cmd, args);
   const child = spawn(cmd, args, { stdio });
   for (const fd of closeAfter)
     closeFd(fd);

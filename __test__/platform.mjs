@@ -4,11 +4,23 @@
 // are skipped there, every test listed as skipped with the reason in its title.
 // __test__/windows.spec.ts covers the same contract with node children, on every platform.
 
-/** `test` itself on POSIX; on Windows, a `test` whose tests are all skipped (hooks do nothing). */
-export function posixOnly(test, reason) {
+/**
+ * `test` itself on POSIX. On Windows, a `test` whose tests are all skipped (hooks do nothing),
+ * or, given `titles`, one that skips only the tests whose title starts with one of them.
+ */
+export function posixOnly(test, reason, titles) {
   if (process.platform !== 'win32') return test
-  const skip = (title, ...rest) =>
-    typeof title === 'string' ? test.skip(`${title} [skipped on Windows: ${reason}]`, ...rest) : test.skip(title, ...rest)
+  const note = (title) => `${title} [skipped on Windows: ${reason}]`
+  if (titles) {
+    const chosen = (title) => typeof title === 'string' && titles.some((p) => title.startsWith(p))
+    const wrap = (fn, skip) =>
+      new Proxy(fn, {
+        apply: (target, self, [title, ...rest]) => (chosen(title) ? skip(note(title), ...rest) : Reflect.apply(target, self, [title, ...rest])),
+        get: (target, key) => (key === 'serial' ? wrap(target.serial, target.serial.skip) : target[key]),
+      })
+    return wrap(test, test.skip)
+  }
+  const skip = (title, ...rest) => (typeof title === 'string' ? test.skip(note(title), ...rest) : test.skip(title, ...rest))
   const hook = new Proxy(() => {}, { get: () => hook })
   const gated = new Proxy(skip, {
     get: (_, key) => (['before', 'after', 'beforeEach', 'afterEach'].includes(key) ? hook : gated),

@@ -11,7 +11,9 @@
 #   4. runs the ava suite with node.exe under wine, the gnu build loaded through
 #      NAPI_RS_NATIVE_LIBRARY_PATH, which the generated loader honours (the shipped loader looks
 #      for the -msvc build, made on real Windows runners in CI.yml); scripts/windows-addon.mjs
-#      sets it once ava's TypeScript loader has loaded its own binary.
+#      sets it once ava's TypeScript loader has loaded its own binary. Tests run --serial within
+#      each file (AVA_FLAGS overrides): thirty node.exe children at once overload wine, and every
+#      wait runs into its 20 s limit. AVA_FILES picks spec files.
 #
 # Wine is a test bench, not Windows. When a piece cannot be had (no root for apt-get, no
 # network, a refused rustup component) it prints ONE line saying which and why, and exits 0.
@@ -171,7 +173,7 @@ ava_line=""
 if [ "$RUN_AVA" = 1 ]; then
   out=$W/ava.out
   PROCESS_WRITER_TEST_ADDON=$(winpath "$ADDON") FORCE_COLOR=0 \
-    timeout 1500 "$WINE" "$NODE_EXE" node_modules/ava/entrypoints/cli.mjs --node-arguments="--import ./scripts/windows-addon.mjs" ${AVA_FILES:-} > "$out" 2>&1
+    timeout 1500 "$WINE" "$NODE_EXE" node_modules/ava/entrypoints/cli.mjs ${AVA_FLAGS:---serial} --node-arguments="--import ./scripts/windows-addon.mjs" ${AVA_FILES:-} > "$out" 2>&1
   rc=$?
   cat "$out"
   [ "$rc" -ne 0 ] && status=1

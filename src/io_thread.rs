@@ -601,7 +601,7 @@ impl IoThread {
       // SAFETY: the slices borrow `w.inflight`, which is not touched until `iov` is cleared
       // below; the 'static lifetime only lets the Vec's allocation be reused across calls.
       let iov_ref: &mut Vec<IoSlice<'_>> = unsafe { std::mem::transmute(&mut *iov) };
-      let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { sys::write_limit(MAX_BATCH_BYTES) };
+      let limit = if tuned { w.piece_size.limit(w.inflight.len()).min(MAX_BATCH_BYTES) } else { sys::write_limit(MAX_BATCH_BYTES, core.pipe_capacity.load(SeqCst)) };
       let limit = limit.min(before_source.min(usize::MAX as u64) as usize);
       let len = w.inflight.io_slices(iov_ref, MAX_IOVECS, limit) as u64;
       // (Zero-copy bytes count as written only once read: no write completes a drain.)

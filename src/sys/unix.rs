@@ -225,7 +225,7 @@ pub fn unsupported(_fd: RawFd, _kind: FdKind) -> Option<String> {
 
 /// The most one write may carry, given the queue's own `limit`: all of it here.
 #[inline]
-pub fn write_limit(limit: usize) -> usize {
+pub fn write_limit(limit: usize, _pipe_capacity: u64) -> usize {
   limit
 }
 

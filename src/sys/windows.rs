@@ -59,9 +59,16 @@ pub const DEFAULT_PIPE_BUFFER: u32 = 64 * 1024;
 /// only delays the drain; 1 MiB matches `spawn`'s default pipe size.
 pub const MAX_WRITE: usize = 1 << 20;
 
-/// The most one write may carry, given the queue's own `limit`: at most [`MAX_WRITE`].
-pub fn write_limit(limit: usize) -> usize {
-  limit.min(MAX_WRITE)
+/// The most one write may carry, given the queue's own `limit`: at most [`MAX_WRITE`], and at
+/// most the pipe's buffer. A write completes once the pipe took all of it, so one that fits
+/// completes while the reader is busy, and `bytesWritten` reaches the pipe's capacity when
+/// nobody reads, as on POSIX; a larger one would count nothing until the reader made room.
+pub fn write_limit(limit: usize, pipe_capacity: u64) -> usize {
+  let limit = limit.min(MAX_WRITE);
+  match pipe_capacity {
+    0 => limit,
+    cap => limit.min(cap.max(4096) as usize),
+  }
 }
 
 /// The `errno` reported when the reader has gone (`ERROR_BROKEN_PIPE`, shown as `EPIPE`).
