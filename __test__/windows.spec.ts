@@ -83,7 +83,9 @@ test('a child that exits early: READER_CLOSED with errno EPIPE, every byte accou
   const reason = await closed(stdin!)
   clearInterval(feeding)
   t.is(reason.code, 'READER_CLOSED')
-  t.is(reason.errno, 'EPIPE')
+  // Windows always names it; on Linux a loss seen through EPOLLERR with nothing pending has none.
+  if (WIN) t.is(reason.errno, 'EPIPE')
+  else t.true(reason.errno === undefined || reason.errno === 'EPIPE')
   t.is(reason.childFd, 0)
   t.true(reason.bytesWritten > 0)
   accounted(t, stdin!, reason)
