@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process'
 import { Writable } from 'node:stream'
 import type { ProcessWriter } from './process-writer.js'
-import { CLOSE_ON_DESTROY, IN_USE, writableOver } from './writable.js'
+import type * as WritableModule from './writable.js'
 
 /**
  * Make `child.stdin` (and `child.stdio[0]`) a Node `Writable` over `writer`, the writer feeding
@@ -33,13 +33,17 @@ export function exposeStdin(child: ChildProcess, writer: ProcessWriter): void {
       stream.destroy()
       return stream
     }
-    const s = writableOver(writer, {}, true) as Writable & { [CLOSE_ON_DESTROY]?: boolean; [IN_USE]?: boolean }
+    // Required here, at the first access: code that never reads `child.stdin` (the CLI) does
+    // not load the stream adapters.
+    const { CLOSE_ON_DESTROY, IN_USE, writableOver } = require('./writable.js') as typeof WritableModule
+    const s = writableOver(writer, {}, true)
+    const flags = s as unknown as Record<symbol, boolean | undefined>
     s.destroy = function destroy(this: Writable, err?: Error) {
       // Node's `this.stdin.destroy()` in its exit handler: the exit status is set, the 'exit'
       // event not emitted yet (nothing else runs in between).
       if (err == null && !exitEmitted && (child.exitCode !== null || child.signalCode !== null) && !s.destroyed) {
-        if (s[IN_USE]) return s // the writer's reason settles it
-        s[CLOSE_ON_DESTROY] = true
+        if (flags[IN_USE]) return s // the writer's reason settles it
+        flags[CLOSE_ON_DESTROY] = true
       }
       return Writable.prototype.destroy.call(s, err)
     }

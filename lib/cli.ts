@@ -1,15 +1,19 @@
 import * as fs from 'node:fs'
 import { constants as osConstants } from 'node:os'
-import { isatty } from 'node:tty'
 import { parseArgs } from 'node:util'
 import type { ParseArgsConfig } from 'node:util'
 import type { Readable } from 'node:stream'
 import type { ConnectionLostReason } from './native.js'
 import { closed } from './closed.js'
-import { feed } from './feed.js'
 import type { ProcessWriter } from './process-writer.js'
-import { onProgress, type Progress } from './progress.js'
+import type { Progress } from './progress.js'
 import { spawn } from './spawn.js'
+
+// Loaded only on the paths that use them (a terminal or device as input, the progress bar), so
+// that the common case, a file or a pipe fed by the core with no bar, starts sooner: the CLI's
+// start-up is a visible part of feeding a file of a gigabyte or so.
+const lazyFeed = () => (require('./feed.js') as typeof import('./feed.js')).feed
+const lazyOnProgress = () => (require('./progress.js') as typeof import('./progress.js')).onProgress
 
 const NAME = 'process-writer'
 /**
@@ -230,6 +234,7 @@ function sameTerminal(a: number, b: number): boolean {
   try {
     const sa = fs.fstatSync(a)
     const sb = fs.fstatSync(b)
+    const { isatty } = require('node:tty') as typeof import('node:tty')
     return isatty(a) && isatty(b) && sa.rdev === sb.rdev
   } catch {
     return false
@@ -333,7 +338,7 @@ async function runFeed(a: FeedArgs): Promise<number> {
   const fed = (
     native !== null
       ? feedNative(writer, native, progress)
-      : feed(writer, input!, { chunkSize: a.chunkSize, onProgress: progress, progressIntervalMs: 100 })
+      : lazyFeed()(writer, input!, { chunkSize: a.chunkSize, onProgress: progress, progressIntervalMs: 100 })
   ).catch((err: Error) => {
     inputError = err
     return writer.lostReason
@@ -398,7 +403,7 @@ async function feedNative(
   fd: number,
   progress?: (p: Progress) => void,
 ): Promise<ConnectionLostReason> {
-  const stop = progress ? onProgress(writer, progress, { intervalMs: 100 }) : null
+  const stop = progress ? lazyOnProgress()(writer, progress, { intervalMs: 100 }) : null
   try {
     await writer.writeFile(fd)
   } catch (err) {
