@@ -60,9 +60,6 @@ class Rng {
   }
 }
 
-/** Issue 16 item 12 (toWebWritable with bufferSize 0 hangs) is still open. */
-const KNOWN_WEB_ZERO_MARK_HANG = true
-
 const ENTRIES = [
   'write', // the exported class (JS fast path for chunks <= 16 KiB)
   'nativeWrite', // the bare native class
@@ -110,12 +107,9 @@ export function drawCase(seed: number, only?: Entry): Case {
   const via = entry === 'nativeWrite' ? 'raw' : r.pick(['spawn', 'spawn', 'createPipe'] as const)
   const transport = r.chance(0.2) ? 'socketpair' : 'pipe'
   const zeroCopy = transport === 'pipe' && r.chance(0.25)
-  let bufferSize = r.chance(0.3)
+  const bufferSize = r.chance(0.3)
     ? undefined
     : r.pick([0, 1, 100, 4096, 16384, 16385, 65536, 262144, 1 << 20, r.logInt(1, 4 << 20)])
-  // Known and not fixed yet (issue 16, item 12): toWebWritable's highWaterMark of 0 never signals
-  // ready. Remove this line with the fix.
-  if (KNOWN_WEB_ZERO_MARK_HANG && entry === 'toWebWritable' && bufferSize === 0) bufferSize = 1
   const lowWaterMark = bufferSize === undefined || r.chance(0.5) ? undefined : r.int(0, bufferSize)
   const pipeSize = transport === 'socketpair' || r.chance(0.5) ? undefined : r.pick([0, 4096, 65536, 1 << 20])
   const chunks = r.pick(CHUNKS)
