@@ -3,13 +3,14 @@
 // or that test POSIX-only features (FIFOs, socketpairs, SIGPIPE, vmsplice, /proc fd counts)
 // are skipped there, every test listed as skipped with the reason in its title.
 // __test__/windows.spec.ts covers the same contract with node children, on every platform.
+// PW_TRY_ALL_ON_WINDOWS=1 lifts every gate (to see what a suite does under wine).
 
 /**
  * `test` itself on POSIX. On Windows, a `test` whose tests are all skipped (hooks do nothing),
  * or, given `titles`, one that skips only the tests whose title starts with one of them.
  */
 export function posixOnly(test, reason, titles) {
-  if (process.platform !== 'win32') return test
+  if (process.platform !== 'win32' || process.env.PW_TRY_ALL_ON_WINDOWS) return test
   const note = (title) => `${title} [skipped on Windows: ${reason}]`
   if (titles) {
     const chosen = (title) => typeof title === 'string' && titles.some((p) => title.startsWith(p))
