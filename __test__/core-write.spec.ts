@@ -180,7 +180,7 @@ test('9/6 (Q5 fixed): an iterable with a bad element is validated before anythin
     pulls++
     yield Buffer.from('good')
     pulls++
-    yield 'bad'
+    yield 42
     pulls++
     yield Buffer.from('never')
   }
@@ -197,8 +197,11 @@ test('9/6 (Q5 fixed): an iterable with a bad element is validated before anythin
 // ---------------------------------------------------------------------------------------------
 // Scenarios 5, 6 and contract §4: bad input
 
+// With PW_WRITER_CLASS=lib (the fault suite runs these tests against the exported class), strings
+// are data, as in Node's Writable: only the native class refuses them.
+const STRINGS_ARE_DATA = process.env.PW_WRITER_CLASS === 'lib'
 const BAD: Array<[string, unknown]> = [
-  ['string', 'foo'],
+  ...(STRINGS_ARE_DATA ? [] : ([['string', 'foo']] as Array<[string, unknown]>)),
   ['number', 42],
   ['null', null],
   ['undefined', undefined],
@@ -238,7 +241,7 @@ test('5: bad data on a closed writer still throws TypeError (Twisted: in every s
     const err = t.throws(() => p.w.write(value as any), { instanceOf: TypeError }, name)
     t.is((err as any)?.code, 'ERR_INVALID_ARG_TYPE', name)
   }
-  t.throws(() => p.w.writeSequence([Buffer.from('ok'), 'bad'] as any), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+  t.throws(() => p.w.writeSequence([Buffer.from('ok'), 42] as any), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
   t.deepEqual(p.w.stats(), before, 'a rejected write is not a dropped write')
   closeFd(p.readFd)
 })
@@ -247,7 +250,7 @@ test('6: writeSequence with a bad element or a non-iterable -> TypeError, nothin
   const p = pipeWriter()
   const before = p.w.stats()
   const cases: Array<[string, unknown]> = [
-    ['[bytes, str, bytes]', [Buffer.from('foo'), 'bar', Buffer.from('baz')]],
+    ...(STRINGS_ARE_DATA ? [] : ([['[bytes, str, bytes]', [Buffer.from('foo'), 'bar', Buffer.from('baz')]]] as Array<[string, unknown]>)),
     ['[bytes, null]', [Buffer.from('foo'), null]],
     ['[bytes, number]', [Buffer.from('foo'), 7]],
     ['[bytes, plain array]', [Buffer.from('foo'), [1, 2]]],
