@@ -23,7 +23,7 @@ if [ -n "${SMOKE_PREBUILT:-}" ]; then
   ARTIFACTS=$SMOKE_PREBUILT
 else
   ARTIFACTS="$WORK/artifacts"
-  build() { node_modules/.bin/napi build --platform --release --output-dir "$ARTIFACTS" --no-js --dts "$WORK/index.d.ts" "$@" >"$WORK/build.log" 2>&1 \
+  build() { node_modules/.bin/napi build --platform --release --output-dir "$ARTIFACTS" --no-js --dts index.d.ts "$@" >"$WORK/build.log" 2>&1 \
     || { tail -20 "$WORK/build.log"; die "napi build $*"; }; }
   if [ "$PLATFORM" != linux-x64-gnu ]; then
     build --target "$TRIPLE"
