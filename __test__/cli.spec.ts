@@ -5,7 +5,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { sha256 } from './node-helpers.mjs'
+import { NODE, nodeCommand, scaled, sha256 } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (sha256sum, sh, head, wc, cat)')
@@ -22,7 +22,8 @@ interface Run {
 
 function cli(args: string[], input?: string | Buffer): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = nodeSpawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
+    const [node, argv] = nodeCommand([BIN, ...args])
+    const child = nodeSpawn(node, argv, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (s) => (stdout += s))
@@ -167,8 +168,8 @@ test('--help prints the usage on stdout and exits 0', async (t) => {
 })
 
 test('on a TTY (script -qec ...) a progress bar is drawn on stderr, then the summary', (t) => {
-  const cmd = `${process.execPath} ${BIN} feed --input ${SAMPLE} -- sh -c 'sleep 0.4; exec sha256sum'`
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+  const cmd = `${NODE.join(' ')} ${BIN} feed --input ${SAMPLE} -- sh -c 'sleep 0.4; exec sha256sum'`
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: scaled(30_000) })
   t.is(r.status, 0, r.stderr)
   const out = r.stdout
   t.regex(out, /\r\[[#.]+\] +\d+\.\d%/, 'bar drawn in place with \\r')
@@ -196,8 +197,8 @@ test("on a TTY the bar never shares a line with the child's stderr or stdout, an
   // The child writes to stderr while the feed waits for it (64 KiB pipe, 400 KB input), one line
   // in two pieces, then reads everything and prints the digest on stdout (the same terminal).
   const child = `sleep 0.3; echo one >&2; sleep 0.3; printf "two " >&2; sleep 0.3; echo three >&2; sleep 0.2; exec sha256sum`
-  const cmd = `${process.execPath} ${BIN} feed --pipe-size 65536 --input ${SAMPLE} -- sh -c '${child}'`
-  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+  const cmd = `${NODE.join(' ')} ${BIN} feed --pipe-size 65536 --input ${SAMPLE} -- sh -c '${child}'`
+  const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: scaled(30_000) })
   t.is(r.status, 0, r.stderr)
   const lines = screen(r.stdout)
   t.deepEqual(lines.slice(0, 3), ['one', 'two three', `${sha256(readFileSync(SAMPLE))}  -`], r.stdout)
@@ -211,8 +212,8 @@ test("on a TTY the bar never shares a line with the child's stderr or stdout, an
 test('-q gives the child the terminal itself; with the bar its stderr is a pipe through process-writer', (t) => {
   const probe = `for fd in 1 2; do if [ -t $fd ]; then echo "fd $fd: tty"; else echo "fd $fd: pipe"; fi; done >&2; cat >/dev/null`
   const seen = (extra: string[]) => {
-    const cmd = `${process.execPath} ${BIN} feed ${extra.join(' ')} --input ${SAMPLE} -- sh -c '${probe}'`
-    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30_000 })
+    const cmd = `${NODE.join(' ')} ${BIN} feed ${extra.join(' ')} --input ${SAMPLE} -- sh -c '${probe}'`
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: scaled(30_000) })
     t.is(r.status, 0, r.stderr)
     return screen(r.stdout).filter((l) => l.startsWith('fd '))
   }
@@ -221,7 +222,7 @@ test('-q gives the child the terminal itself; with the bar its stderr is a pipe 
 })
 
 test('npm run demo', (t) => {
-  const r = spawnSync('npm', ['run', '--silent', 'demo'], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
+  const r = spawnSync('npm', ['run', '--silent', 'demo'], { cwd: ROOT, encoding: 'utf8', timeout: scaled(30_000) })
   t.is(r.status, 0, r.stderr)
   t.is(r.stdout.split(/\s+/)[0], sha256(readFileSync(SAMPLE)))
   t.regex(r.stderr, /sha256sum exited with status 0/)
@@ -230,7 +231,8 @@ test('npm run demo', (t) => {
 /** Run the CLI with `stdin` as its standard input (a path, opened by the shell's way: `< FILE`). */
 function cliWithStdin(args: string[], stdin: number, env: NodeJS.ProcessEnv = process.env): Promise<Run> {
   return new Promise((resolve, reject) => {
-    const child = nodeSpawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: [stdin, 'pipe', 'pipe'], env })
+    const [node, argv] = nodeCommand([BIN, ...args])
+    const child = nodeSpawn(node, argv, { cwd: ROOT, stdio: [stdin, 'pipe', 'pipe'], env })
     let stdout = ''
     let stderr = ''
     child.stdout!.setEncoding('utf8').on('data', (s) => (stdout += s))

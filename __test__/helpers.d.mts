@@ -28,6 +28,10 @@ export declare function waitFor(cond: () => boolean, what?: string, ms?: number)
 export declare function settle(ms?: number): Promise<void>;
 export declare function isFdOpen(fd: number): boolean;
 /** fd -> readlink target, for this process. */
+/** Linux's /proc is there (fd targets and flags readable); elsewhere /dev/fd only lists fds. */
+export declare const HAS_PROC: boolean;
+/** The directory listing this process's open fds. */
+export declare const FD_DIR: string;
 export declare function fdTable(): Map<number, string>;
 /** Pipe fds (our module's business) open in this process. */
 export declare function pipeFds(): Map<number, string>;

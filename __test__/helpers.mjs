@@ -9,6 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { FD_TABLE_SHARED, nodeCommand, scaled } from './env.mjs';
 const require = createRequire(import.meta.url);
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -40,6 +41,7 @@ export function deferred() {
 }
 
 export function withTimeout(p, ms = LONG, what = 'operation') {
+  ms = scaled(ms);
   let timer;
   const t = new Promise((_, rej) => {
     timer = setTimeout(() => rej(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
@@ -60,6 +62,7 @@ export function sameTurnDelay(ms) {
 
 /** Poll `cond` every 2 ms until it is true; reject after `ms`. */
 export async function waitFor(cond, what = 'condition', ms = LONG) {
+  ms = scaled(ms);
   const deadline = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > deadline)
@@ -371,11 +374,12 @@ export async function waitPipeFull(w, alreadyRead = 0) {
 
 /** Run a CommonJS script in a fresh node; `NATIVE` in the script is the absolute path of index.js. */
 export async function runNode(script, ms = LONG, args = []) {
+  ms = scaled(ms);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-test-'));
   const file = path.join(dir, 'script.cjs');
   fs.writeFileSync(file, `const NATIVE = ${JSON.stringify(NATIVE_PATH)};\n${script}`);
   try {
-    const c = spawnChild(process.execPath, [...args, file], ['ignore', 'pipe', 'pipe']);
+    const c = spawnChild(...nodeCommand([...args, file]), ['ignore', 'pipe', 'pipe']);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; c.child.kill('SIGKILL'); }, ms);
     const { code, signal } = await c.exit;
@@ -416,6 +420,10 @@ export function fdLeakGuard(test) {
     if (!t.passed) failures++;
   });
   test.after.always('no pipe fd leaked by this file', async (t) => {
+    if (FD_TABLE_SHARED) {
+      t.log(`pipe fd check skipped (${FD_TABLE_SHARED})`);
+      return;
+    }
     const leaked = () => [...pipeFds()].filter(([fd, target]) => baseline.get(fd) !== target);
     try {
       await waitFor(() => leaked().length === 0, 'leaked pipe fds to close', 5000);

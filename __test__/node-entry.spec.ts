@@ -5,6 +5,7 @@ import { createRequire } from 'node:module'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import * as viaIndexJs from '../lib/index.js'
+import { nodeCommand } from './env.mjs'
 
 const require = createRequire(import.meta.url)
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -27,8 +28,8 @@ test('lib/index.mjs (ESM entry) and lib/index.js (CJS) export the same values', 
 
 test('the package name resolves for import and require (package.json "exports")', (t) => {
   // Self-reference only works from the package root scope (__test__ has its own package.json).
-  const esm = execFileSync(process.execPath, ['--input-type=module', '-e', `import * as m from 'process-writer'; console.log(Object.keys(m).sort().join(','))`], { cwd: ROOT, encoding: 'utf8' })
-  const cjs = execFileSync(process.execPath, ['-e', `const m = require('process-writer'); console.log(m === require('./lib/index.js'), typeof m.spawn)`], { cwd: ROOT, encoding: 'utf8' })
+  const esm = execFileSync(...nodeCommand(['--input-type=module', '-e', `import * as m from 'process-writer'; console.log(Object.keys(m).sort().join(','))`]), { cwd: ROOT, encoding: 'utf8' })
+  const cjs = execFileSync(...nodeCommand(['-e', `const m = require('process-writer'); console.log(m === require('./lib/index.js'), typeof m.spawn)`]), { cwd: ROOT, encoding: 'utf8' })
   for (const n of API) t.true(esm.trim().split(',').includes(n), n)
   t.is(cjs.trim(), 'true function')
 })

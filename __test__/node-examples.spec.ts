@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process'
 import { readFileSync, readdirSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { sha256 } from './node-helpers.mjs'
+import { nodeCommand, scaled, sha256 } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'the examples feed POSIX commands (wc, sha256sum)')
@@ -13,7 +13,7 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 function run(file: string): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'examples', file)], { cwd: ROOT, timeout: 20_000 }, (err, stdout, stderr) =>
+    execFile(...nodeCommand([join(ROOT, 'examples', file)]), { cwd: ROOT, timeout: scaled(20_000) }, (err, stdout, stderr) =>
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
     )
   })

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { AbortError, ProcessWriter, closed, createPipe, closeFd, feed, onProgress, spawn } from '../lib/index.js'
 import type { ConnectionLostReason, Progress } from '../lib/index.js'
-import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
+import { collect, exitOf, nodeCommand, sha256, testData } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (sh, cat, wc, sha256sum, sleep)')
@@ -233,7 +233,7 @@ test('native: onConnectionLost is delivered after abortConnection() before the p
     const w = new ProcessWriter(writeFd, { onConnectionLost: (r) => console.log('lost', r.code) })
     w.abortConnection()
     closeFd(readFd)`
-  const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })
+  const out = execFileSync(...nodeCommand(['-e', script]), { cwd: ROOT, encoding: 'utf8' })
   t.is(out, 'lost ABORTED\n')
 })
 
@@ -249,7 +249,7 @@ test('closed(): a process that only awaits it after abortConnection() / a child 
       const { readFd, writer } = createPipe()
       ${setup}
       closed(writer).then((r) => console.log('closed', r.code))`
-    const out = execFileSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' })
+    const out = execFileSync(...nodeCommand(['-e', script]), { cwd: ROOT, encoding: 'utf8' })
     t.is(out, `${expected}\n`)
   }
 })

@@ -4,6 +4,7 @@ export interface Exit {
   code: number | null
   signal: NodeJS.Signals | null
 }
+export { nodeCommand, NODE, scaled, FD_TABLE_SHARED } from './env.mjs'
 export function sha256(data: Uint8Array | string): string
 export function testData(size: number, seed?: number): Buffer
 export function collect(stream: Readable | null): Promise<Buffer>

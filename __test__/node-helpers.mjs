@@ -5,6 +5,9 @@ import { createHash } from 'node:crypto'
 import { readdirSync } from 'node:fs'
 
 /** @param {Uint8Array | string} data */
+import { scaled } from './env.mjs'
+export { nodeCommand, NODE, scaled, FD_TABLE_SHARED } from './env.mjs'
+
 export function sha256(data) {
   return createHash('sha256').update(data).digest('hex')
 }
@@ -75,7 +78,7 @@ export function openFds() {
 /** @param {number[]} before @param {number} [ms] @returns {Promise<number[]>} */
 export async function settleFds(before, ms = 2000) {
   const want = JSON.stringify(before)
-  const until = Date.now() + ms
+  const until = Date.now() + scaled(ms)
   let now = openFds()
   while (JSON.stringify(now) !== want && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 20))

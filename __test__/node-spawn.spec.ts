@@ -2,7 +2,7 @@ import anyTest from 'ava'
 import * as child_process from 'node:child_process'
 import { Writable } from 'node:stream'
 import { ProcessWriter, closeFd, closed, createPipe, feed, spawn } from '../lib/index.js'
-import { collect, exitOf, openFds, settleFds, sha256, testData } from './node-helpers.mjs'
+import { FD_TABLE_SHARED, collect, exitOf, openFds, settleFds, sha256, testData } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (sh, cat, wc, sha256sum) and it counts fds in /proc')
@@ -108,7 +108,8 @@ test.serial('spawn: ENOENT surfaces as the child\'s "error" event and the writer
     t.false(w.connected)
     t.false(w.write(Buffer.from('x')))
   }
-  t.deepEqual(await settleFds(before), before)
+  if (FD_TABLE_SHARED) t.pass(`fd check skipped (${FD_TABLE_SHARED})`)
+  else t.deepEqual(await settleFds(before), before)
 })
 
 test.serial('spawn: a synchronous spawn error closes every pipe and rethrows', async (t) => {
@@ -117,7 +118,8 @@ test.serial('spawn: a synchronous spawn error closes every pipe and rethrows', a
     code: 'ERR_INVALID_ARG_TYPE',
   })
   // The aborted writers' fds are closed by the core's thread, a moment later.
-  t.deepEqual(await settleFds(before), before)
+  if (FD_TABLE_SHARED) t.pass(`fd check skipped (${FD_TABLE_SHARED})`)
+  else t.deepEqual(await settleFds(before), before)
 })
 
 test.serial('spawn: no fd leaks across many children', async (t) => {
@@ -129,7 +131,8 @@ test.serial('spawn: no fd leaks across many children', async (t) => {
     await Promise.all([feed(writers[0], testData(10_000, i)), feed(writers[3], 'three')])
     await exitOf(child)
   }
-  t.deepEqual(await settleFds(before), before)
+  if (FD_TABLE_SHARED) t.pass(`fd check skipped (${FD_TABLE_SHARED})`)
+  else t.deepEqual(await settleFds(before), before)
 })
 
 test('spawn: the child gets only its stdio, no writer fd leaks into it (CLOEXEC)', async (t) => {
@@ -194,5 +197,6 @@ test.serial('createPipe: for users who spawn themselves', async (t) => {
   t.is(reason.code, 'DONE')
   await exitOf(child)
   t.is((await out).toString().split(/\s+/)[0], sha256(data))
-  t.deepEqual(await settleFds(before), before)
+  if (FD_TABLE_SHARED) t.pass(`fd check skipped (${FD_TABLE_SHARED})`)
+  else t.deepEqual(await settleFds(before), before)
 })

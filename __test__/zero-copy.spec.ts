@@ -2,6 +2,7 @@
 import anyTest from 'ava'
 import { createHash } from 'node:crypto'
 import { closeFd, closed, createPipe, openPipe, spawn } from '../lib/index.js'
+import { TIME_SCALE } from './env.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'zero-copy is vmsplice (Linux); the option is ignored on Windows')
@@ -143,7 +144,7 @@ test('zero-copy: bufferSize defaults to 16 MiB on a pipe (bytes in the pipe stay
 })
 
 test('zero-copy: a reader that stalls, then reads: the drain comes once it has read, every byte arrives', async (t) => {
-  const { child, stdin } = spawn('sh', ['-c', 'sleep 0.3; exec sha256sum'], { stdio: ['writer', 'pipe', 'inherit'], zeroCopy: true })
+  const { child, stdin } = spawn('sh', ['-c', `sleep ${0.3 * TIME_SCALE}; exec sha256sum`], { stdio: ['writer', 'pipe', 'inherit'], zeroCopy: true })
   const out = collect(child.stdout)
   const w = stdin!
   const chunks = Array.from({ length: 17 }, (_, i) => Buffer.alloc(1 << 20, i + 1))
