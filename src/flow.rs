@@ -120,7 +120,7 @@ pub fn announce_drain(o: DrainOutlook) -> bool {
 /// low-water mark may not exceed it.
 pub fn validate_marks(buffer_size: f64, low_water: f64) -> Result<(u64, u64), &'static str> {
   const MAX: f64 = 9_007_199_254_740_991.0;
-  let whole = |v: f64| v.is_finite() && v >= 0.0 && v <= MAX && v.fract() == 0.0;
+  let whole = |v: f64| v.is_finite() && (0.0..=MAX).contains(&v) && v.fract() == 0.0;
   if !whole(buffer_size) {
     return Err("bufferSize must be a whole number of bytes from 0 to 2^53-1");
   }

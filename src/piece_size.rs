@@ -168,8 +168,7 @@ mod tests {
 
   #[test]
   fn shallow_queues_are_written_whole() {
-    let mut t = PieceSize::default();
-    t.way = Way::Pieces;
+    let t = PieceSize { way: Way::Pieces, ..Default::default() };
     assert_eq!(t.limit(DEEP_QUEUE), usize::MAX);
     assert_eq!(t.limit(DEEP_QUEUE + 1), SMALL_PIECE);
   }
