@@ -33,6 +33,7 @@ import {
   withTimeout,
   HAS_PROC,
 } from './helpers.mjs'
+import { TIME_SCALE } from './env.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'it tests the POSIX read hack on FIFOs, socketpairs and ttys, with sh and sleep children')
@@ -177,8 +178,10 @@ test('46b: a rejected write("str") on an idle writer; the child exits: READER_CL
 })
 
 test('46c: after a pause/resume cycle the idle writer still sees the child exit', async (t) => {
-  // The child drains 200000 bytes, then keeps stdin open (sh holds it) for a moment and exits.
-  const c = spawnWithWriter('sh', ['-c', 'head -c 200000 >/dev/null; sleep 0.3'])
+  // The child drains 200000 bytes, then keeps stdin open (sh holds it) for a moment and exits. The
+  // moment must outlast JS seeing the drain (longer under emulation: TIME_SCALE), or the loss comes
+  // first and the producer is stopped without a resume.
+  const c = spawnWithWriter('sh', ['-c', `head -c 200000 >/dev/null; sleep ${0.3 * TIME_SCALE}`])
   const rec = recorder()
   c.w.registerProducer(pushProducer(rec), true)
   c.w.write(bytes(200000))

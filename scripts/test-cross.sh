@@ -55,16 +55,15 @@ cp "$WORK/out/process-writer.linux-arm64-gnu.node" .
 npm run --silent build:ts
 
 # The ava suite on the arm64 Node, emulated.
-# The CI subset: every test except these, which fail only here (qemu-user, ava's worker threads, a
-# loaded machine) and are not explained yet; they pass on x64 (also with worker threads), and the
-# scenario of 38 passes on the arm64 Node under qemu in a plain process and in a Worker. CROSS_FULL=1
-# runs them too.
+# The CI subset: every test except these, which failed here only while the machine was heavily
+# loaded (load average 8-18 on 2 cores, qemu-user, ava's worker threads) and all passed in a run at
+# load average ~3 (CROSS_FULL=1 on their files); they pass on x64 (also with worker threads). Not
+# explained beyond load plus emulation, so they stay out of CI's run; CROSS_FULL=1 runs them too.
 QUARANTINE=(
-  '*38: a paused push producer is resumed on drain*'            # DONE never came within 25 s (2 of 2 runs)
-  '*46c: after a pause/resume cycle the idle writer still sees*' # no resume after the drain (2 of 2 runs)
-  '*zero-copy: 20 children at once*'                            # one child's sha256 differed, DONE (1 of 2 runs)
-  '*examples/write-file.mjs runs as documented*'                # exited before the child's close (1 of 2 runs)
-  '*standard input redirected from a file (< FILE), a FIFO*'    # hung until ava's 5-minute timeout (1 of 1 run)
+  '*38: a paused push producer is resumed on drain*'            # DONE never came within 25 s (2 loaded runs)
+  '*zero-copy: 20 children at once*'                            # one child's sha256 differed, DONE (1 of 2 loaded runs)
+  '*examples/write-file.mjs runs as documented*'                # exited before the child's close (1 of 2 loaded runs)
+  '*standard input redirected from a file (< FILE), a FIFO*'    # hung until ava's 5-minute timeout (1 loaded run)
 )
 match=()
 if [ "${CROSS_FULL:-0}" != 1 ]; then for m in "${QUARANTINE[@]}"; do match+=(--match "!$m"); done; fi
