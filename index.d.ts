@@ -166,7 +166,9 @@ export declare class ProcessWriter {
    *
    * The I/O thread moves the bytes kernel to kernel where it can (Linux: `splice` into a pipe,
    * `sendfile` into a socket, `copy_file_range` into a file; a pipe source is spliced into
-   * anything), otherwise through one reused buffer; no JavaScript runs meanwhile. The range
+   * anything), otherwise through one reused buffer (Windows: positional reads of a regular
+   * file, each written into the pipe as it takes them; other sources reject with
+   * `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` there); no JavaScript runs meanwhile. The range
    * is not held in memory, so it does not count in `bufferedAmount` (writes queued behind it
    * do); `bytesWritten` and `bytesAccepted` grow as it moves.
    *

@@ -3,11 +3,16 @@
 // integrity, accounting, flow control, the close, abort and closed-writer rules. Real children.
 import anyTest from 'ava'
 import { createHash } from 'node:crypto'
-import { COALESCE_BELOW, ProcessWriter, closed, spawn } from '../lib/index.js'
+import { COALESCE_BELOW, ProcessWriter, closed, spawn as spawnWriters } from '../lib/index.js'
+import { standIn } from './helpers.mjs'
 import native from '../index.js'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (cat, wc, sleep, sha256sum)')
+
+/** `spawn`, with helpers.mjs's node stand-ins for the POSIX commands on Windows. */
+const spawn = (cmd: string, args: readonly string[] = [], options?: Parameters<typeof spawnWriters>[2]) =>
+  spawnWriters(...standIn(cmd, args), options)
 
 const sha = (...parts: Uint8Array[]) => {
   const h = createHash('sha256')

@@ -135,3 +135,5 @@ export declare function fullPipe(options?: ProcessWriterOptions): Promise<PipeWr
 }>;
 /** Parse `wc -c` output. */
 export declare function wcCount(c: Child): Promise<number>;
+/** On Windows, the node stand-in for a POSIX command (`[process.execPath, ['-e', ...]]`); elsewhere, or without one, `[cmd, args]`. */
+export declare function standIn(cmd: string, args?: readonly string[]): [string, string[]]

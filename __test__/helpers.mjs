@@ -234,7 +234,8 @@ function collect(s) {
 /** Spawn `cmd` with the given stdio (numbers are our fds; they are closed here right after spawn). */
 /**
  * On Windows (npm run test:windows), the POSIX commands the suites feed are node children doing
- * the same: cat, wc -c, sha256sum, head -c N, sleep N, true. Others are left as they are.
+ * the same: cat, wc -c, sha256sum, head -c N, sleep N, true, and `sh -c 'sleep N; CMD'` (a reader
+ * that starts late) for CMD among those or `cat >/dev/null`. Others are left as they are.
  */
 const WINDOWS_STAND_INS = {
   cat: () => 'process.stdin.pipe(process.stdout)',
@@ -242,10 +243,17 @@ const WINDOWS_STAND_INS = {
   sleep: (a) => `setTimeout(() => {}, ${Number(a[0]) * 1000})`,
   wc: (a) => (a[0] === '-c' ? "let n = 0; process.stdin.on('data', (d) => { n += d.length }); process.stdin.on('end', () => process.stdout.write(n + '\\n'))" : null),
   sha256sum: (a) => (a.length === 0 ? "const h = require('crypto').createHash('sha256'); process.stdin.on('data', (d) => h.update(d)); process.stdin.on('end', () => process.stdout.write(h.digest('hex') + '  -\\n'))" : null),
+  sh: (a) => {
+    const m = a.length === 2 && a[0] === '-c' ? /^sleep ([\d.]+); (.+)$/.exec(a[1]) : null;
+    if (!m) return null;
+    const [cmd, ...rest] = m[2] === 'cat >/dev/null' ? ['drop'] : m[2].split(' ');
+    const then = cmd === 'drop' ? 'process.stdin.resume()' : WINDOWS_STAND_INS[cmd]?.(rest);
+    return then == null ? null : `setTimeout(() => { ${then} }, ${Number(m[1]) * 1000})`;
+  },
   head: (a) => (a[0] === '-c' ? `let left = ${Number(a[1])}; process.stdin.on('data', (d) => { const part = d.subarray(0, left); left -= part.length; process.stdout.write(part, () => { if (left === 0) process.exit(0) }) }); process.stdin.on('end', () => process.exit(0))` : null),
 };
 
-function standIn(cmd, args) {
+export function standIn(cmd, args = []) {
   const src = process.platform === 'win32' ? WINDOWS_STAND_INS[cmd]?.(args) : null;
   return src == null ? [cmd, args] : [process.execPath, ['-e', src]];
 }

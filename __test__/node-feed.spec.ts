@@ -3,12 +3,18 @@ import { execFileSync } from 'node:child_process'
 import { dirname, join } from 'node:path'
 import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
-import { AbortError, ProcessWriter, closed, createPipe, closeFd, feed, onProgress, spawn } from '../lib/index.js'
+import { AbortError, ProcessWriter, closed, createPipe, closeFd, feed, onProgress, spawn as spawnWriters } from '../lib/index.js'
+import { standIn } from './helpers.mjs'
+
 import type { ConnectionLostReason, Progress } from '../lib/index.js'
 import { collect, exitOf, nodeCommand, sha256, testData } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (sh, cat, wc, sha256sum, sleep)')
+
+/** `spawn`, with helpers.mjs's node stand-ins for the POSIX commands on Windows. */
+const spawn = (cmd: string, args: readonly string[] = [], options?: Parameters<typeof spawnWriters>[2]) =>
+  spawnWriters(...standIn(cmd, args), options)
 
 /** Spawn `sha256sum`, feed it `source`, and compare with the sha256 of `expected`. */
 async function viaSha256sum(t: any, source: Parameters<typeof feed>[1], expected: Buffer, options = {}) {

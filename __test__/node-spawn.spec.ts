@@ -1,11 +1,16 @@
 import anyTest from 'ava'
 import * as child_process from 'node:child_process'
 import { Writable } from 'node:stream'
-import { ProcessWriter, closeFd, closed, createPipe, feed, spawn } from '../lib/index.js'
+import { ProcessWriter, closeFd, closed, createPipe, feed, spawn as spawnWriters } from '../lib/index.js'
+import { standIn } from './helpers.mjs'
 import { FD_TABLE_SHARED, collect, exitOf, openFds, settleFds, sha256, testData } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (sh, cat, wc, sha256sum) and it counts fds in /proc')
+
+/** `spawn`, with helpers.mjs's node stand-ins for the POSIX commands on Windows. */
+const spawn = (cmd: string, args: readonly string[] = [], options?: Parameters<typeof spawnWriters>[2]) =>
+  spawnWriters(...standIn(cmd, args), options)
 
 // The native core opens its own long-lived fds (I/O thread, epoll, eventfd) with the first
 // writer; create one before any fd count so those are part of the baseline.

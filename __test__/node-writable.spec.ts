@@ -4,11 +4,17 @@ import { pipeline } from 'node:stream/promises'
 import { createReadStream, writeFileSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ConnectionLostError, closed, spawn, toWebWritable, toWritable } from '../lib/index.js'
+import { ConnectionLostError, closed, spawn as spawnWriters, toWebWritable, toWritable } from '../lib/index.js'
+import { standIn } from './helpers.mjs'
+
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (sh, sleep, sha256sum, wc)')
+
+/** `spawn`, with helpers.mjs's node stand-ins for the POSIX commands on Windows. */
+const spawn = (cmd: string, args: readonly string[] = [], options?: Parameters<typeof spawnWriters>[2]) =>
+  spawnWriters(...standIn(cmd, args), options)
 
 function chunksOf(buf: Buffer, size: number): Buffer[] {
   const out: Buffer[] = []

@@ -181,7 +181,7 @@ test('a writer on a file fd: every byte lands in the file, DONE, the fd closed',
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
-test('the CLI feeds a file into a node child (a stream on Windows, the core elsewhere)', async (t) => {
+test('the CLI feeds a file into a node child (through writeFile: the read-and-write fallback on Windows, splice on Linux)', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-cli-'))
   const file = path.join(dir, 'in.bin')
   const data = testData(2 * MiB + 5)

@@ -261,15 +261,15 @@ function describeOpenError(file: string, err: NodeJS.ErrnoException): string {
 async function runFeed(a: FeedArgs): Promise<number> {
   // Open the input first: a missing file is reported without starting the command.
   // A file, a pipe or a socket (standard input too) is handed to the core (`native`); a terminal
-  // or a device is read as a stream, in `--chunk-size` chunks. On Windows (no `writeFile` there)
-  // everything is read as a stream.
-  const kernelCopy = process.platform !== 'win32'
+  // or a device is read as a stream, in `--chunk-size` chunks. On Windows `writeFile` takes
+  // regular files only: a pipe or a socket is read as a stream there.
+  const coreTakes = (st: fs.Stats) => st.isFile() || (process.platform !== 'win32' && (st.isFIFO() || st.isSocket()))
   let input: Readable | null = null
   let native: number | null = null
   let total: number | null = null
   if (a.input === '-') {
     const st = fs.fstatSync(0)
-    if (kernelCopy && (st.isFile() || st.isFIFO() || st.isSocket())) {
+    if (coreTakes(st)) {
       native = 0
       if (st.isFile()) total = st.size
     } else {
@@ -285,7 +285,7 @@ async function runFeed(a: FeedArgs): Promise<number> {
         return fail(describeOpenError(a.input, Object.assign(new Error('is a directory'), { code: 'EISDIR' })), 1)
       }
       if (st.isFile()) total = st.size
-      if (kernelCopy && (st.isFile() || st.isFIFO() || st.isSocket())) native = fd
+      if (coreTakes(st)) native = fd
       else input = fs.createReadStream('', { fd, highWaterMark: a.chunkSize })
     } catch (err) {
       return fail(describeOpenError(a.input, err as NodeJS.ErrnoException), 1)

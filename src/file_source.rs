@@ -39,12 +39,14 @@ const EAGAIN_RETRIES: u32 = 16;
 /// The platform this build runs on.
 #[cfg(any(target_os = "linux", target_os = "android"))]
 pub const PLATFORM: Platform = Platform::LINUX;
-#[cfg(not(any(target_os = "linux", target_os = "android")))]
+#[cfg(all(unix, not(any(target_os = "linux", target_os = "android"))))]
 pub const PLATFORM: Platform = Platform::PORTABLE;
+#[cfg(windows)]
+pub const PLATFORM: Platform = Platform::WINDOWS;
 
 /// Errnos that mean the sink failed (the connection is lost), not the source.
 fn sink_errno(errno: Option<i32>) -> bool {
-  matches!(
+  sys::reader_gone_errno(errno) || matches!(
     errno,
     Some(errno::EPIPE | errno::ECONNRESET | errno::ENOTCONN | errno::ENOSPC | errno::EDQUOT | errno::EFBIG)
   )
@@ -82,6 +84,9 @@ pub struct Source {
   pub moved: u64,
   /// Registered with the I/O thread's poller for readability.
   pub registered: bool,
+  /// Fallback: the most one read asks for (at most [`FALLBACK_BUFFER`]; on Windows, at most the
+  /// pipe's buffer, so that each write completes while the reader is busy: `sys::write_limit`).
+  pub chunk: usize,
   /// Fallback: the buffer, and the part of it read but not written yet.
   buf: Vec<u8>,
   buf_start: usize,
@@ -103,7 +108,7 @@ impl Drop for Source {
 impl Source {
   /// Take ownership of `fd` (a regular file or a pipe, open for reading).
   pub fn new(id: u64, fd: RawFd, kind: FdKind, range: Range, mechanism: Mechanism) -> Source {
-    Source { id, fd, kind, range, mechanism, after: 0, moved: 0, registered: false, buf: Vec::new(), buf_start: 0, buf_end: 0 }
+    Source { id, fd, kind, range, mechanism, after: 0, moved: 0, registered: false, chunk: FALLBACK_BUFFER, buf: Vec::new(), buf_start: 0, buf_end: 0 }
   }
 
   /// Whether the source can be waited on for readability (pipes, sockets, terminals; not files).
@@ -111,9 +116,10 @@ impl Source {
     self.kind != FdKind::File
   }
 
-  /// Move bytes into `sink` (of kind `sink_kind`). `moved(n)` is told about each write and
-  /// returns false to stop (an abort arrived); at most about `budget` bytes move per call.
-  pub fn pump(&mut self, sink: RawFd, budget: u64, moved: &mut dyn FnMut(u64) -> bool) -> Pumped {
+  /// Move bytes into `sink`, the fd behind `out` (the kernel mechanisms use the fd, the
+  /// fallback writes through `out`). `moved(n)` is told about each write and returns false to
+  /// stop (an abort arrived); at most about `budget` bytes move per call.
+  pub fn pump(&mut self, sink: RawFd, out: &mut sys::Output, budget: u64, moved: &mut dyn FnMut(u64) -> bool) -> Pumped {
     let mut this_call = 0u64;
     let mut retries = 0;
     loop {
@@ -121,7 +127,7 @@ impl Source {
         return Pumped::Paused;
       }
       let res = match self.mechanism {
-        Mechanism::ReadWrite => self.read_write(sink),
+        Mechanism::ReadWrite => self.read_write(out),
         m => self.kernel_copy(m, sink),
       };
       match res {
@@ -193,9 +199,9 @@ impl Source {
 
   /// The fallback: write what the buffer holds, else read the next part into it first.
   /// `Ok(0)`: end of file with nothing left to write.
-  fn read_write(&mut self, sink: RawFd) -> Result<usize, Stop> {
+  fn read_write(&mut self, out: &mut sys::Output) -> Result<usize, Stop> {
     if self.buf_start == self.buf_end {
-      let len = self.range.next_len(FALLBACK_BUFFER as u64) as usize;
+      let len = self.range.next_len(self.chunk as u64) as usize;
       if len == 0 {
         return Err(Stop::Done);
       }
@@ -216,7 +222,8 @@ impl Source {
       self.buf_end = n;
     }
     let slice = std::io::IoSlice::new(&self.buf[self.buf_start..self.buf_end]);
-    let n = sys::write_vectored(sink, &[slice]).map_err(Stop::Io)?;
+    // Windows: a pipe takes the whole slice or nothing (a write is in flight: `WouldBlock`).
+    let n = out.write_source(&[slice]).map_err(Stop::Io)?.taken;
     self.buf_start += n;
     if self.buf_start == self.buf_end {
       self.buf_start = 0;
@@ -353,8 +360,9 @@ mod tests {
     sys::set_nonblocking(w, true).unwrap();
     let mut out = Vec::new();
     let mut buf = vec![0u8; 1 << 16];
+    let mut sink = sys::Output::open(w, FdKind::Pipe);
     loop {
-      match src.pump(w, u64::MAX, &mut |_| true) {
+      match src.pump(w, &mut sink, u64::MAX, &mut |_| true) {
         Pumped::Complete => break,
         Pumped::SinkFull | Pumped::Paused => {}
         other => panic!("unexpected {other:?}"),
@@ -395,19 +403,20 @@ mod tests {
     let (sr, sw) = sys::pipe_cloexec().unwrap(); // blocking-mode source
     let (r, w) = sys::pipe_cloexec().unwrap();
     sys::set_nonblocking(w, true).unwrap();
+    let mut out = sys::Output::open(w, FdKind::Pipe);
     for native in [true, false] {
       let m = mechanism(FdKind::Pipe, FdKind::Pipe, PLATFORM, native);
       let mut src = Source::new(1, sys::dup_cloexec(sr).unwrap(), FdKind::Pipe, Range { pos: 0, end: None }, m);
-      assert!(matches!(src.pump(w, u64::MAX, &mut |_| true), Pumped::SourceEmpty), "{m:?}");
+      assert!(matches!(src.pump(w, &mut out, u64::MAX, &mut |_| true), Pumped::SourceEmpty), "{m:?}");
       sys::write_vectored(sw, &[std::io::IoSlice::new(b"hello")]).unwrap();
-      assert!(matches!(src.pump(w, u64::MAX, &mut |_| true), Pumped::SourceEmpty));
+      assert!(matches!(src.pump(w, &mut out, u64::MAX, &mut |_| true), Pumped::SourceEmpty));
       assert_eq!(src.moved, 5);
       let mut buf = [0u8; 16];
       assert_eq!(sys::read(r, &mut buf).unwrap(), 5);
     }
     sys::close(sw).unwrap();
     let mut src = Source::new(1, sr, FdKind::Pipe, Range { pos: 0, end: None }, Mechanism::Splice);
-    assert!(matches!(src.pump(w, u64::MAX, &mut |_| true), Pumped::Complete), "end of file once the writer closed");
+    assert!(matches!(src.pump(w, &mut out, u64::MAX, &mut |_| true), Pumped::Complete), "end of file once the writer closed");
     sys::close(r).unwrap();
     sys::close(w).unwrap();
   }

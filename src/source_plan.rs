@@ -11,7 +11,10 @@
 //! | socket          | splice   | read+write (the fallback)                               |
 //! | anything else   | read+write (the fallback)                                          |
 //!
-//! (Linux. Elsewhere, and when the native path is turned off, every source uses the fallback.)
+//! (Linux. Elsewhere, and when the native path is turned off, every source uses the fallback.
+//! Windows: regular files only, through the fallback: positional `ReadFile`s into the one
+//! buffer, each written into the named pipe like any chunk; pipe sources are refused there, see
+//! [`accepts`].)
 //! A mechanism the kernel refuses at run time (`EINVAL`, `ENOSYS`, `EXDEV`, ...) is replaced by
 //! the next one in [`Mechanism::fallback`], without losing or repeating bytes: the refusal
 //! comes before any byte moved.
@@ -38,13 +41,24 @@ pub struct Platform {
   pub splice: bool,
   pub sendfile: bool,
   pub copy_file_range: bool,
+  /// Sources other than regular files (pipes, sockets, terminals) can be waited on for
+  /// readability and read without blocking the I/O thread.
+  pub pollable_sources: bool,
 }
 
 impl Platform {
   /// Linux (and Android): all three.
-  pub const LINUX: Platform = Platform { splice: true, sendfile: true, copy_file_range: true };
-  /// Anything else: the fallback only (macOS's `sendfile` takes sockets only and is not used).
-  pub const PORTABLE: Platform = Platform { splice: false, sendfile: false, copy_file_range: false };
+  pub const LINUX: Platform = Platform { splice: true, sendfile: true, copy_file_range: true, pollable_sources: true };
+  /// Other POSIX systems: the fallback only (macOS's `sendfile` takes sockets only and is not used).
+  pub const PORTABLE: Platform = Platform { splice: false, sendfile: false, copy_file_range: false, pollable_sources: true };
+  /// Windows: the fallback, for regular files only (an anonymous pipe cannot be polled, and a
+  /// synchronous read of one would block the I/O thread every writer shares).
+  pub const WINDOWS: Platform = Platform { splice: false, sendfile: false, copy_file_range: false, pollable_sources: false };
+}
+
+/// Whether a source of kind `source` can be fed on `platform` (a regular file always can).
+pub fn accepts(source: FdKind, platform: Platform) -> bool {
+  source == FdKind::File || platform.pollable_sources
 }
 
 /// The mechanism for a source of kind `source` into a sink of kind `sink`. `native: false`
@@ -109,6 +123,19 @@ mod tests {
 
   const L: Platform = Platform::LINUX;
   const P: Platform = Platform::PORTABLE;
+  const W: Platform = Platform::WINDOWS;
+
+  #[test]
+  fn windows_feeds_files_through_the_fallback_and_refuses_other_sources() {
+    for sink in [Pipe, File, CharDevice] {
+      assert_eq!(mechanism(File, sink, W, true), ReadWrite, "{sink:?}");
+    }
+    assert!(accepts(File, W));
+    for source in [Pipe, Socket, Tty, CharDevice, Other] {
+      assert!(!accepts(source, W), "{source:?}");
+      assert!(accepts(source, L) && accepts(source, P), "{source:?}");
+    }
+  }
 
   #[test]
   fn linux_moves_files_and_pipes_in_the_kernel() {

@@ -14,7 +14,7 @@ use napi_derive::napi;
 use crate::file_source::{Source, PLATFORM};
 use crate::js::{self, ErrorClass};
 use crate::read_hack::{AccessMode, FdKind};
-use crate::source_plan::{mechanism, Range};
+use crate::source_plan::{accepts, mechanism, Range};
 use crate::sys as os;
 use crate::js::whole_number;
 use crate::writer::{moved_error, ProcessWriter};
@@ -106,10 +106,6 @@ fn read_range(env: js::Env, options: js::Value) -> std::result::Result<(Option<u
 
 /// Check everything, open the source, and queue it. Returns the source id.
 fn queue_source(writer: &ProcessWriter, env: js::Env, source: js::Value, options: js::Value) -> std::result::Result<u64, Rejection> {
-  if cfg!(windows) {
-    let msg = "writeFile is not available on Windows yet: read the file and write() its chunks";
-    return Err(js::make_error(env, ErrorClass::Error, "ERR_FEATURE_UNAVAILABLE_ON_PLATFORM", msg));
-  }
   let side = &writer.side;
   let (start, end) = read_range(env, options)?;
   if !side.core.accepting() {
@@ -124,6 +120,10 @@ fn queue_source(writer: &ProcessWriter, env: js::Env, source: js::Value, options
     return Err(fail(js::make_error(env, ErrorClass::Error, "EISDIR", "EISDIR: illegal operation on a directory, read")));
   }
   let kind = os::fd_kind(fd).unwrap_or(FdKind::Other);
+  if !accepts(kind, PLATFORM) {
+    let msg = "writeFile takes only regular files on this platform (Windows): read a pipe and write() its chunks";
+    return Err(fail(js::make_error(env, ErrorClass::Error, "ERR_FEATURE_UNAVAILABLE_ON_PLATFORM", msg)));
+  }
   let pos = match (kind, start) {
     (FdKind::File, Some(s)) => s,
     // A file's fd without `start`: from its current position, as Node's reads at `null`.
@@ -166,7 +166,9 @@ impl ProcessWriter {
   ///
   /// The I/O thread moves the bytes kernel to kernel where it can (Linux: `splice` into a pipe,
   /// `sendfile` into a socket, `copy_file_range` into a file; a pipe source is spliced into
-  /// anything), otherwise through one reused buffer; no JavaScript runs meanwhile. The range
+  /// anything), otherwise through one reused buffer (Windows: positional reads of a regular
+  /// file, each written into the pipe as it takes them; other sources reject with
+  /// `ERR_FEATURE_UNAVAILABLE_ON_PLATFORM` there); no JavaScript runs meanwhile. The range
   /// is not held in memory, so it does not count in `bufferedAmount` (writes queued behind it
   /// do); `bytesWritten` and `bytesAccepted` grow as it moves.
   ///

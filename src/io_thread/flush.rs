@@ -6,7 +6,7 @@ use std::time::Instant;
 
 
 use crate::core::CLOSING;
-use crate::file_source::Pumped;
+use crate::file_source::{self, Pumped};
 use crate::flow::{announce_drain, DrainOutlook};
 use crate::queue::{MAX_BATCH_BYTES, MAX_IOVECS};
 use crate::read_hack::FdKind;
@@ -180,10 +180,22 @@ impl IoThread {
       // Our mapped memory must be read before the pipe holds anything else (see `in_pipe`).
       return Flushed::WaitReader;
     }
+    // Windows: a queue write still in flight completes first, so that the source's writes,
+    // counted as they are taken, never carry uncounted bytes (always settled on POSIX).
+    match w.out.settle() {
+      Ok(Some(0)) => {}
+      Ok(Some(n)) => {
+        core.written.fetch_add(n, SeqCst);
+        core.fire_armed_events();
+      }
+      Ok(None) => return Flushed::Blocked,
+      Err(e) => return Flushed::Failed(e),
+    }
     // Called only with a source queued.
     let Some(source) = w.sources.front_mut() else { return Flushed::Empty };
+    source.chunk = sys::write_limit(file_source::FALLBACK_BUFFER, core.pipe_capacity.load(SeqCst));
     let mut stopped = false;
-    let pumped = source.pump(fd, SOURCE_TURN_BYTES, &mut |n| {
+    let pumped = source.pump(fd, &mut w.out, SOURCE_TURN_BYTES, &mut |n| {
       core.source_moved.fetch_add(n, SeqCst);
       core.syscalls.fetch_add(1, SeqCst);
       stopped = core.state() == CLOSING;

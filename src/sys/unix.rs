@@ -256,6 +256,12 @@ impl Output {
     write_vectored(self.0, bufs).map(|n| Wrote { taken: n, completed: n as u64 })
   }
 
+  /// [`Output::write`] (a `writeFile` source's bytes: the same here).
+  #[inline]
+  pub fn write_source(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<Wrote> {
+    self.write(bufs)
+  }
+
   /// A write returns once complete: nothing is ever in flight.
   #[inline]
   pub fn settle(&mut self) -> io::Result<Option<u64>> {

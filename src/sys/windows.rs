@@ -365,8 +365,10 @@ pub struct Wrote {
 /// The writer's end as the I/O thread sees it.
 pub enum Output {
   /// A named pipe registered with mio, holding its own duplicate of the handle (so that the
-  /// host fd and mio each close their own). `in_flight`: bytes of the write mio has in flight.
-  Pipe { pipe: NamedPipe, in_flight: u64 },
+  /// host fd and mio each close their own). `in_flight`: bytes of the write mio has in flight;
+  /// `counted`: those bytes were counted when taken (a `writeFile` source's, see
+  /// [`Output::write_source`]), so their completion adds nothing.
+  Pipe { pipe: NamedPipe, in_flight: u64, counted: bool },
   /// A file or character device, written synchronously through the host fd's handle.
   File(HANDLE),
   Closed,
@@ -388,7 +390,7 @@ impl Output {
     if unsafe { DuplicateHandle(process, h, process, &mut dup, 0, 0, DUPLICATE_SAME_ACCESS) } == 0 {
       return Output::Closed;
     }
-    Output::Pipe { pipe: unsafe { NamedPipe::from_raw_handle(dup as _) }, in_flight: 0 }
+    Output::Pipe { pipe: unsafe { NamedPipe::from_raw_handle(dup as _) }, in_flight: 0, counted: false }
   }
 
   /// Register a pipe with the poller (mio starts a read, whose failure tells that the reader
@@ -404,12 +406,24 @@ impl Output {
   /// a write is in flight); its `Ok` also says that the write before completed. A file takes
   /// what `WriteFile` wrote.
   pub fn write(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<Wrote> {
+    self.write_counting(bufs, false)
+  }
+
+  /// [`Output::write`] for a `writeFile` source, whose bytes the caller counts as they are
+  /// taken: their completion is not reported again. Called only with nothing uncounted in
+  /// flight (see [`Output::settle`]), so `completed` is always 0 here.
+  pub fn write_source(&mut self, bufs: &[IoSlice<'_>]) -> io::Result<Wrote> {
+    self.write_counting(bufs, true)
+  }
+
+  fn write_counting(&mut self, bufs: &[IoSlice<'_>], counting: bool) -> io::Result<Wrote> {
     match self {
-      Output::Pipe { pipe, in_flight } => {
+      Output::Pipe { pipe, in_flight, counted } => {
         let res = pipe.write_vectored(bufs);
         match res {
           Ok(n) => {
-            let completed = std::mem::replace(in_flight, n as u64);
+            let done = std::mem::replace(in_flight, n as u64);
+            let completed = if std::mem::replace(counted, counting) { 0 } else { done };
             Ok(Wrote { taken: n, completed })
           }
           Err(e) => Err(e),
@@ -434,8 +448,11 @@ impl Output {
   /// completes at once once the pipe is idle.
   pub fn settle(&mut self) -> io::Result<Option<u64>> {
     match self {
-      Output::Pipe { pipe, in_flight } if *in_flight > 0 => match pipe.write(&[]) {
-        Ok(_) => Ok(Some(std::mem::take(in_flight))),
+      Output::Pipe { pipe, in_flight, counted } if *in_flight > 0 => match pipe.write(&[]) {
+        Ok(_) => {
+          let done = std::mem::take(in_flight);
+          Ok(Some(if std::mem::take(counted) { 0 } else { done }))
+        }
         Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
         Err(e) => Err(e),
       },
@@ -446,7 +463,7 @@ impl Output {
   /// Bytes handed over whose write has not completed.
   pub fn unsettled(&self) -> u64 {
     match self {
-      Output::Pipe { in_flight, .. } => *in_flight,
+      Output::Pipe { in_flight, counted: false, .. } => *in_flight,
       _ => 0,
     }
   }
@@ -547,20 +564,93 @@ fn unsupported_here() -> io::Error {
   io::Error::new(io::ErrorKind::Unsupported, "not available on Windows")
 }
 
-// `writeFile` is not available on Windows (it throws before any of these is reached); they
-// exist so that the portable code compiles.
-pub fn open_for_reading(_path: &str) -> io::Result<RawFd> {
-  Err(unsupported_here())
+const ERROR_HANDLE_EOF: i32 = 38;
+const ERROR_IO_PENDING: i32 = 997;
+
+/// Open `path` for reading (`writeFile`'s path source): a synchronous handle that others may
+/// read, write, rename or delete meanwhile (as Node's `fs.open`), behind a new host fd.
+/// Directories open too (`FILE_FLAG_BACKUP_SEMANTICS`), so that [`is_directory`] tells `EISDIR`.
+pub fn open_for_reading(path: &str) -> io::Result<RawFd> {
+  use windows_sys::Win32::Storage::FileSystem::{
+    FILE_FLAG_BACKUP_SEMANTICS, FILE_SHARE_DELETE, FILE_SHARE_READ, FILE_SHARE_WRITE,
+  };
+  let name = wide(path);
+  let h = unsafe {
+    CreateFileW(
+      name.as_ptr(),
+      GENERIC_READ,
+      FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+      std::ptr::null(),
+      OPEN_EXISTING,
+      FILE_FLAG_BACKUP_SEMANTICS,
+      std::ptr::null_mut(),
+    )
+  };
+  if h == INVALID_HANDLE_VALUE {
+    return Err(io::Error::last_os_error());
+  }
+  fd_of(h)
 }
-pub fn is_directory(_fd: RawFd) -> bool {
-  false
+
+/// Whether the fd is a directory (`GetFileInformationByHandle`); false when that fails.
+pub fn is_directory(fd: RawFd) -> bool {
+  use windows_sys::Win32::Storage::FileSystem::{
+    GetFileInformationByHandle, BY_HANDLE_FILE_INFORMATION, FILE_ATTRIBUTE_DIRECTORY,
+  };
+  let Ok(h) = handle_of(fd) else { return false };
+  let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+  unsafe { GetFileInformationByHandle(h, &mut info) != 0 && info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY != 0 }
 }
-pub fn current_offset(_fd: RawFd) -> Option<u64> {
-  None
+
+/// A file fd's current position (`SetFilePointerEx` by 0 from the current one).
+pub fn current_offset(fd: RawFd) -> Option<u64> {
+  use windows_sys::Win32::Storage::FileSystem::{SetFilePointerEx, FILE_CURRENT};
+  let h = handle_of(fd).ok()?;
+  let mut pos = 0i64;
+  (unsafe { SetFilePointerEx(h, 0, &mut pos, FILE_CURRENT) } != 0).then_some(pos as u64)
 }
-pub fn pread(_fd: RawFd, _buf: &mut [u8], _offset: u64) -> io::Result<usize> {
-  Err(unsupported_here())
+
+/// Read at `offset` (`ReadFile` with the offset in an `OVERLAPPED`, as libuv's positional
+/// reads; `Ok(0)` at end of file). Such a read moves a synchronous handle's file pointer,
+/// which the caller's fd shares with our duplicate: it is put back afterwards, so that the
+/// fd's position stays where it was, as with POSIX `pread`. An overlapped handle is waited for.
+pub fn pread(fd: RawFd, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+  use windows_sys::Win32::Storage::FileSystem::{SetFilePointerEx, FILE_BEGIN};
+  let h = handle_of(fd)?;
+  let position = current_offset(fd);
+  let res = read_at(h, buf, offset);
+  if let Some(pos) = position {
+    unsafe { SetFilePointerEx(h, pos as i64, std::ptr::null_mut(), FILE_BEGIN) };
+  }
+  res
 }
+
+fn read_at(h: HANDLE, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+  use windows_sys::Win32::Storage::FileSystem::ReadFile;
+  use windows_sys::Win32::System::IO::{GetOverlappedResult, OVERLAPPED};
+  let mut ov: OVERLAPPED = unsafe { std::mem::zeroed() };
+  ov.Anonymous.Anonymous.Offset = offset as u32;
+  ov.Anonymous.Anonymous.OffsetHigh = (offset >> 32) as u32;
+  let len = buf.len().min(u32::MAX as usize) as u32;
+  let mut n = 0u32;
+  if unsafe { ReadFile(h, buf.as_mut_ptr(), len, &mut n, &mut ov) } == 0 {
+    let mut err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(ERROR_IO_PENDING) {
+      if unsafe { GetOverlappedResult(h, &ov, &mut n, 1) } != 0 {
+        return Ok(n as usize);
+      }
+      err = io::Error::last_os_error();
+    }
+    return match err.raw_os_error() {
+      Some(ERROR_HANDLE_EOF) => Ok(0),
+      _ => Err(err),
+    };
+  }
+  Ok(n as usize)
+}
+
+// Pipe sources are not supported on Windows (`writeFile` rejects them before any of these is
+// reached); they exist so that the portable code compiles.
 pub fn read(_fd: RawFd, _buf: &mut [u8]) -> io::Result<usize> {
   Err(unsupported_here())
 }
