@@ -7,12 +7,20 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { ConnectionLostError, RunError, closed, feed, run, spawn } from '../lib/index.js'
+import { ConnectionLostError, RunError, closed, feed, run, spawn as spawnWriters } from '../lib/index.js'
+import { standIn } from './helpers.mjs'
 import type { RunInput } from '../lib/index.js'
 import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
-const test = posixOnly(anyTest, 'its children are POSIX commands (cat, sh, wc, sha256sum, head, sleep)')
+const test = posixOnly(anyTest, 'run() is given POSIX commands and sh scripts (exit codes, signals, a background job)', [
+  'run():',
+  'a grandchild holding the pipe',
+])
+
+/** `spawn`, with helpers.mjs's node stand-ins for the POSIX commands on Windows. */
+const spawn = (cmd: string, args: readonly string[] = [], options?: Parameters<typeof spawnWriters>[2]) =>
+  spawnWriters(...standIn(cmd, args), options)
 
 test('write(string) is UTF-8 by default; other Buffer encodings; mixed with bytes, order kept', async (t) => {
   const { child, stdin } = spawn('sha256sum', [], { stdio: ['writer', 'pipe', 'inherit'] })

@@ -6,7 +6,13 @@ import { standIn } from './helpers.mjs'
 import { FD_TABLE_SHARED, collect, exitOf, openFds, settleFds, sha256, testData } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
 
-const test = posixOnly(anyTest, 'its children are POSIX commands (sh, cat, wc, sha256sum) and it counts fds in /proc')
+const test = posixOnly(anyTest, 'the child is an sh script (fd 3 redirections, exit, an fd listing)', [
+  'spawn: an extra writer on child fd 3',
+  'spawn: two writers (fd 0 and fd 3)',
+  'spawn: the read end is closed in the parent',
+  'spawn: no fd leaks across many children',
+  'spawn: the child gets only its stdio',
+])
 
 /** `spawn`, with helpers.mjs's node stand-ins for the POSIX commands on Windows. */
 const spawn = (cmd: string, args: readonly string[] = [], options?: Parameters<typeof spawnWriters>[2]) =>
@@ -195,7 +201,7 @@ test.serial('createPipe: for users who spawn themselves', async (t) => {
   const data = testData(1_000_000, 7)
   const { readFd, writer } = createPipe({ childFd: 0, bufferSize: 8192 })
   t.is(writer.bufferSize, 8192)
-  const child = child_process.spawn('sha256sum', [], { stdio: [readFd, 'pipe', 'inherit'] })
+  const child = child_process.spawn(...standIn('sha256sum'), { stdio: [readFd, 'pipe', 'inherit'] })
   closeFd(readFd)
   const out = collect(child.stdout)
   const reason = await feed(writer, data)
