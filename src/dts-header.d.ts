@@ -62,7 +62,10 @@ export interface ProcessWriterOptions {
    * copying it. Bytes then stay counted in `bufferedAmount` (and `bytesWritten` grows) only as
    * the reader consumes them, so once `onDrain` fires or a push producer is resumed at
    * `lowWaterMark`, the chunks written before may be reused. Until then a large chunk (32 KiB or
-   * more, queued by reference) must not be modified. As bytes in the pipe stay buffered,
+   * more, queued by reference) must not be modified. "Consumed" is what the pipe reports
+   * (`FIONREAD`): a reader that moves the pages on with `splice`/`tee` instead of reading them
+   * (`pv` does) still refers to the chunks' memory after the drain, so a reused buffer changes
+   * what it passes on; use `zeroCopy` with readers that read (copy) their input. As bytes in the pipe stay buffered,
    * `bufferSize` defaults to 16 MiB here rather than 1 MiB, and `lowWaterMark` to 0. Ignored for other fds and platforms.
    */
   zeroCopy?: boolean
