@@ -4,7 +4,7 @@
 import test from 'ava'
 import { ProcessWriter, closeFd, closed, createPipe, openPipe, openSocketpair, spawn } from '../lib/index.js'
 import type { ConnectionLostReason } from '../lib/index.js'
-import { collect, exitOf, sha256, testData } from './node-helpers.mjs'
+import { collect, exitOf, nodeCommand, sha256, testData } from './node-helpers.mjs'
 import fs from 'node:fs'
 import { execFile } from 'node:child_process'
 import os from 'node:os'
@@ -21,7 +21,8 @@ const READ_ONE_CHUNK_THEN_EXIT = `process.stdin.once('data', () => process.exit(
 const NEVER_READ = `setInterval(() => {}, 1000)`
 
 function node(t: { teardown(fn: () => void): void }, src: string, options: Parameters<typeof spawn>[2] = {}) {
-  const r = spawn(process.execPath, ['-e', src], options)
+  const [cmd, args] = nodeCommand(['-e', src])
+  const r = spawn(cmd, args, options)
   t.teardown(() => {
     if (r.child.exitCode === null && r.child.signalCode === null) r.child.kill()
   })
@@ -188,7 +189,8 @@ test('the CLI feeds a file into a node child (through writeFile: the read-and-wr
   fs.writeFileSync(file, data)
   const cli = path.join(import.meta.dirname ?? path.dirname(new URL(import.meta.url).pathname), '..', 'bin', 'process-writer.js')
   const out = await new Promise<string>((resolve, reject) => {
-    execFile(process.execPath, [cli, 'feed', '-q', '--input', file, '--', process.execPath, '-e', COUNT], (err, stdout) =>
+    const [cmd, args] = nodeCommand([cli, 'feed', '-q', '--input', file, '--', ...nodeCommand(['-e', COUNT]).flat()])
+    execFile(cmd, args, (err, stdout) =>
       err ? reject(err) : resolve(stdout),
     )
   })
