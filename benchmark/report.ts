@@ -439,7 +439,30 @@ ${renderVerdict(r.targets)}
 ${renderWorkloadTables(r)}
 
 ${renderCallCost(r)}
-${r.notes.length ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`
+${renderWine()}${r.notes.length ? `\n## Notes\n\n${r.notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`
+}
+
+/** The Windows figures, measured under wine (benchmark/wine-results.json), labelled as such. */
+function renderWine(): string {
+  const file = path.join(BENCH_DIR, 'wine-results.json')
+  if (!fs.existsSync(file)) return ''
+  const w = JSON.parse(fs.readFileSync(file, 'utf8'))
+  const rows = w.rows
+    .map((x: { chunk: string; processWriterMBps: number; childStdinMBps: number }) =>
+      `| ${x.chunk} | ${x.processWriterMBps} | ${x.childStdinMBps} | ${(x.processWriterMBps / x.childStdinMBps).toFixed(2)}× |`)
+    .join('\n')
+  return `
+## Windows, under wine (not Windows)
+
+These figures are **from wine**, not from Windows: ${w.host}, ${w.date}; ${w.source}. Real Windows
+runners (\`CI.yml\`) are the release gate and have not run yet.
+
+| chunk | ProcessWriter MB/s | child.stdin MB/s | ratio |
+|---|---|---|---|
+${rows}
+
+${w.notes.map((n: string) => `- ${n}`).join('\n')}
+`
 }
 
 /** Judge the targets (again) from a run's summary and runs: all runs, and the host's fast mode alone. */
