@@ -4,7 +4,7 @@
 import test from 'ava'
 import { ProcessWriter, closeFd, closed, createPipe, openPipe, openSocketpair, spawn } from '../lib/index.js'
 import type { ConnectionLostReason } from '../lib/index.js'
-import { collect, exitOf, nodeCommand, sha256, testData } from './node-helpers.mjs'
+import { FD_TABLE_SHARED, collect, exitOf, nodeCommand, sha256, testData } from './node-helpers.mjs'
 import fs from 'node:fs'
 import { execFile } from 'node:child_process'
 import os from 'node:os'
@@ -178,7 +178,10 @@ test('a writer on a file fd: every byte lands in the file, DONE, the fd closed',
   t.is(reason.code, 'DONE')
   t.is(reason.bytesWritten, data.length)
   t.is(sha256(fs.readFileSync(file)), sha256(data))
-  t.throws(() => fs.closeSync(fd), { code: 'EBADF' })
+  // The writer closed the caller's fd: closing it again fails (unless another test file in this
+  // process has the number by now).
+  if (FD_TABLE_SHARED) t.log(`fd closed check skipped (${FD_TABLE_SHARED})`)
+  else t.throws(() => fs.closeSync(fd), { code: 'EBADF' })
   fs.rmSync(dir, { recursive: true, force: true })
 })
 
