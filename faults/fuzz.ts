@@ -21,6 +21,7 @@
 import { spawn as nodeSpawn } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
+import { Worker } from 'node:worker_threads'
 import native from '../index.js'
 import { closed, createPipe, feed, spawn, toWebWritable, toWritable, ProcessWriter as LibWriter } from '../lib/index.mjs'
 import type { ConnectionLostReason, ProcessWriter, WriterStats } from '../lib/index.js'
@@ -320,16 +321,24 @@ export async function runCase(c: Case): Promise<Outcome> {
     w.bufferSize = b
     w.lowWaterMark = l
   }
+  // The same-turn wait for the child's exit below happens once per case. It cannot succeed
+  // when `head` is blocked writing its output to us (the prefix is larger than what its stdout
+  // socket holds, and this thread, spinning, does not read it): done after every write, it
+  // starved the event loop for minutes (seeds 728+729 with --jobs 2), so that no timer, the
+  // per-seed timeout included, could fire. After it, a turn lets the child's output be read.
+  let waitedForLoss = false
   const maybePause = async (i: number, last?: ArrayBufferView | ArrayBuffer) => {
     // Right after a small write (which the JS fast path stages in its slab)...
     const staged = last instanceof Uint8Array && last.length <= 16 * 1024
-    if (c.prefix !== null && c.waitForLoss && staged && w.connected && w.stats().bytesWritten >= c.prefix) {
+    if (!waitedForLoss && c.prefix !== null && c.waitForLoss && staged && w.connected && w.stats().bytesWritten >= c.prefix) {
       // The child has what it wants and is exiting: wait for it in the same turn, then go on
       // writing (what the JS fast path had staged must still be accounted for).
+      waitedForLoss = true
       const until = Date.now() + 300
       while (w.connected && Date.now() < until) {
         /* same turn */
       }
+      if (w.connected) await turn()
     } else if (c.busyWaitMs && r.chance(0.02)) {
       const until = Date.now() + c.busyWaitMs
       while (Date.now() < until) {
@@ -582,6 +591,40 @@ async function runSeed(seed: number, timeoutMs: number, entry?: Entry): Promise<
   return { seed, c, out }
 }
 
+/**
+ * The per-seed timeout is a timer: it cannot fire while the JS thread is held (a same-turn loop
+ * that never ends, or a native call that blocks). A watchdog thread sees the main thread's
+ * heartbeat stop; past `timeoutMs` without one it prints the seeds in flight as failures, with
+ * the command that reproduces them, and ends the process (SIGTERM: Node's default, which a
+ * blocked thread cannot delay), so a hang always ends the run with a non-zero status.
+ */
+function watchdog(timeoutMs: number, jobs: number, entry?: Entry) {
+  // [0]: ms since `t0` of the last heartbeat; [1 + slot]: 1 + the seed that slot runs (0: none).
+  const shared = new Int32Array(new SharedArrayBuffer(4 * (1 + jobs)))
+  const t0 = Date.now()
+  const beat = setInterval(() => Atomics.store(shared, 0, Date.now() - t0), 250)
+  beat.unref()
+  const code = `
+    const { workerData: { shared, t0, timeoutMs, entry } } = require('node:worker_threads')
+    const { writeSync } = require('node:fs')
+    setInterval(() => {
+      const still = Date.now() - t0 - Atomics.load(shared, 0)
+      if (still <= timeoutMs) return
+      const seeds = Array.from(shared.subarray(1)).filter((s) => s > 0).map((s) => s - 1)
+      let msg = ''
+      for (const s of seeds)
+        msg += 'FAIL seed ' + s + ': the JS thread has not run for ' + still + ' ms (a hang no timer can end)\\n' +
+          '  reproduce: npm run fuzz -- --seed ' + s + (entry ? ' --entry ' + entry : '') + '\\n'
+      writeSync(1, msg + 'fuzz: stopped by the watchdog, seeds in flight: ' + seeds.join(' ') + '\\n')
+      process.kill(process.pid, 'SIGTERM')
+    }, 1000)
+  `
+  const w = new Worker(code, { eval: true, execArgv: [], workerData: { shared, t0, timeoutMs, entry } })
+  w.on('error', (err) => console.error('fuzz: the watchdog failed:', err))
+  w.unref()
+  return { running: (slot: number, seed: number | null) => Atomics.store(shared, 1 + slot, seed === null ? 0 : seed + 1) }
+}
+
 async function main() {
   const o = parseArgs(process.argv.slice(2))
   const seeds = o.seed !== null ? [o.seed] : Array.from({ length: o.seeds }, (_, i) => o.from + i)
@@ -590,9 +633,14 @@ async function main() {
   let bytes = 0
   const failed: number[] = []
   let next = 0
-  const worker = async () => {
+  const jobs = Math.min(o.jobs, seeds.length)
+  const dog = watchdog(o.timeoutMs, jobs, o.entry)
+  const worker = async (slot: number) => {
     while (next < seeds.length) {
-      const { seed, c, out } = await runSeed(seeds[next++], o.timeoutMs, o.entry)
+      const s = seeds[next++]
+      dog.running(slot, s)
+      const { seed, c, out } = await runSeed(s, o.timeoutMs, o.entry)
+      dog.running(slot, null)
       bytes += c.total
       if (o.seed !== null) console.log(JSON.stringify({ case: c, reason: out.reason, stats: out.stats }, null, 2))
       if (out.violations.length === 0) {
@@ -605,7 +653,7 @@ async function main() {
       console.log(`  reproduce: npm run fuzz -- --seed ${seed}${o.entry ? ` --entry ${o.entry}` : ''}`)
     }
   }
-  await Promise.all(Array.from({ length: Math.min(o.jobs, seeds.length) }, worker))
+  await Promise.all(Array.from({ length: jobs }, (_, slot) => worker(slot)))
   const secs = ((Date.now() - started) / 1000).toFixed(1)
   const range = o.seed !== null ? `seed ${o.seed}` : `seeds ${seeds[0]}..${seeds[seeds.length - 1]}`
   console.log(`fuzz: ${passed} seeds passed, ${failed.length} failed (${range}, ${(bytes / 1048576).toFixed(1)} MiB, ${secs} s)`)
