@@ -27,7 +27,8 @@ const expected: Record<string, (out: string) => boolean | RegExpMatchArray | nul
   'web-stream.mjs': (o) => o === 'wc -l says 1000\n',
   'extra-fd.mjs': (o) => o === 'stdin: hello\nfd 3: world\nDONE 0 DONE 3\n',
   'abort.mjs': (o) => o === 'AbortError; writer ended with ABORTED\n',
-  'progress.mjs': (o) => o === 'done: 4194304 bytes in more than 250 ms\nDONE several reports\n',
+  // (No wall-clock claim: under emulation the child's sleep can be over before the feed starts.)
+  'progress.mjs': (o) => o === 'done: 4194304 bytes\nDONE several reports\n',
   'require.cjs': (o) => o === 'true DONE wc -c: 12 exit 0\n',
   'create-pipe.mjs': (o) => o === 'xxxxx\nREADER_CLOSED; same reason: true\n',
   'push-producer.mjs': (o) => o === 'DONE: wc -c counted 8800000 bytes\n',
