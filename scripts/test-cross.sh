@@ -60,7 +60,6 @@ npm run --silent build:ts
 # load average ~3 (CROSS_FULL=1 on their files); they pass on x64 (also with worker threads). Not
 # explained beyond load plus emulation, so they stay out of CI's run; CROSS_FULL=1 runs them too.
 QUARANTINE=(
-  '*12: eight writes of 7007 bytes then writeSequence*'          # cat echoed 68 of 70070 bytes (1 CI run under qemu; passes natively in every suite; unexplained, suspected: one process's shared fd table under qemu)
   '*38: a paused push producer is resumed on drain*'            # DONE never came within 25 s (2 loaded runs)
   '*zero-copy: 20 children at once*'                            # one child's sha256 differed, DONE (1 of 2 loaded runs)
   '*examples/write-file.mjs runs as documented*'                # exited before the child's close (1 of 2 loaded runs)
