@@ -196,6 +196,35 @@ test('spawn: writer options pass through (bufferSize, lowWaterMark)', async (t) 
   await exitOf(child)
 })
 
+test('spawn and createPipe: Node\'s socketpair by default; a pipe when asked, or for pipeSize and zeroCopy; a bad transport is refused', async (t) => {
+  const isWin = process.platform === 'win32'
+  const kinds = (o: Parameters<typeof createPipe>[0]) => {
+    const { readFd, writer } = createPipe(o)
+    const kind = writer.stats().transport
+    writer.abortConnection()
+    closeFd(readFd)
+    return kind
+  }
+  t.deepEqual(
+    [kinds({}), kinds({ transport: 'pipe' }), kinds({ pipeSize: 0 }), kinds({ zeroCopy: true }), kinds({ transport: 'socketpair', bufferSize: 10 })].map((k) => k),
+    isWin ? ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'] : ['socket', 'pipe', 'pipe', 'pipe', 'socket'],
+  )
+  for (const transport of ['fifo', 1, null]) {
+    t.throws(() => createPipe({ transport: transport as never }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' })
+    t.throws(() => spawn('cat', [], { transport: transport as never }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_VALUE' })
+  }
+  // Every transport carries the same bytes to a real child.
+  const data = testData(3_000_000, 11)
+  for (const transport of [undefined, 'pipe', 'socketpair'] as const) {
+    if (isWin && transport === 'socketpair') continue
+    const { child, stdin } = spawn('sha256sum', [], { stdio: ['writer', 'pipe', 'inherit'], transport })
+    const out = collect(child.stdout!)
+    t.is((await feed(stdin!, data)).code, 'DONE')
+    await exitOf(child)
+    t.is((await out).toString().split(/\s+/)[0], sha256(data), String(transport))
+  }
+})
+
 test.serial('createPipe: for users who spawn themselves', async (t) => {
   const before = openFds()
   const data = testData(1_000_000, 7)

@@ -304,6 +304,8 @@ async function runFeed(a: FeedArgs): Promise<number> {
   const stdoutThroughBar = withBar && sameTerminal(1, 2)
   const { child, stdin } = spawn(a.command, a.args, {
     stdio: ['writer', stdoutThroughBar ? 'pipe' : 'inherit', withBar ? 'pipe' : 'inherit'],
+    // A pipe, not spawn()'s default socketpair: files and pipes move into it with splice.
+    transport: 'pipe',
     pipeSize: a.pipeSize,
     bufferSize: a.bufferSize,
     // Safe: a Readable never changes a chunk it has emitted, and feed() only slices them.

@@ -6,7 +6,7 @@
 import { _openHeld, _releaseHeld, closeFd } from './native.js'
 import type { ProcessWriterOptions } from './native.js'
 import { ProcessWriter } from './process-writer.js'
-import { DEFAULT_PIPE_SIZE } from './spawn.js'
+import { DEFAULT_PIPE_SIZE, useSocketpair } from './spawn.js'
 
 export * from './native.js'
 export { ProcessWriter, COALESCE_BELOW } from './process-writer.js'
@@ -27,8 +27,8 @@ export type { ToWebWritableOptions, ToWritableOptions } from './writable.js'
 /**
  * Twisted's exact marks: `bufferSize` 65536 (`2**2**2**2`) and `lowWaterMark` 0 (resume a push
  * producer, or call `onDrain`, only once the queue is empty). Pass them to any writer, `spawn` or
- * `createPipe` to get Twisted's behaviour; the defaults are deeper (`bufferSize` 1 MiB,
- * `lowWaterMark` a quarter of it), which measured several times faster (README, Performance).
+ * `createPipe` to get Twisted's behaviour; the defaults are deeper (`bufferSize` 768 KiB,
+ * `lowWaterMark` half of it), which measured several times faster (README, Performance).
  */
 export const TWISTED_MARKS: Readonly<{ bufferSize: 65536; lowWaterMark: 0 }> = Object.freeze({ bufferSize: 65536, lowWaterMark: 0 })
 
@@ -37,13 +37,15 @@ export interface CreatePipeResult {
   readFd: number
   /** The writer owning the write end. */
   writer: ProcessWriter
-  /** Pipe capacity obtained when `pipeSize` was asked for (0 when not known). */
+  /** Pipe capacity obtained when `pipeSize` was asked for (0 when not known, and for a socketpair). */
   capacity: number
 }
 
 /**
- * A new pipe (O_CLOEXEC) whose write end is owned by a `ProcessWriter` built with `options`
- * (`options.pipeSize` sizes the pipe, default `DEFAULT_PIPE_SIZE`). For users who spawn children themselves: pass `readFd` to
+ * A new one-way channel (O_CLOEXEC) whose write end is owned by a `ProcessWriter` built with
+ * `options`: in Node's and libuv's sense of a child's "pipe", an `AF_UNIX` socketpair by default
+ * (as `spawn`; see `SpawnOptions.transport`), a real pipe with `transport: 'pipe'`, `pipeSize`
+ * (default `DEFAULT_PIPE_SIZE`) or `zeroCopy`. For users who spawn children themselves: pass `readFd` to
  * the child, then close it in the parent with `closeFd(readFd)`, or the writer never sees the
  * child go away.
  */
@@ -51,7 +53,7 @@ export function createPipe(options: ProcessWriterOptions & { transport?: 'pipe' 
   const { transport, ...writerOptions } = options
   // Held natively until handed over (see `spawn`): the write end to the writer, the read end
   // to the caller when this returns.
-  const { readFd, writeFd, capacity } = _openHeld(transport === 'socketpair', options.pipeSize ?? DEFAULT_PIPE_SIZE)
+  const { readFd, writeFd, capacity } = _openHeld(useSocketpair(transport, options), options.pipeSize ?? DEFAULT_PIPE_SIZE)
   try {
     const writer = new ProcessWriter(writeFd, writerOptions)
     _releaseHeld(readFd)
