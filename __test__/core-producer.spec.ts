@@ -380,21 +380,21 @@ test('30 (Q3 fixed): a new producer starts un-paused; the paused state does not 
 // 31, 52 and other throwing producers/callbacks live in core-errors.spec.ts (a crash there must not
 // take this file down with it).
 
-test('default marks: bufferSize 1 MiB, lowWaterMark a quarter of it (following bufferSize until set); Twisted-exact on request', async (t) => {
+test('default marks: bufferSize 768 KiB, lowWaterMark half of it (following bufferSize until set); Twisted-exact on request', async (t) => {
   const d = pipeWriter({ bufferSize: undefined, lowWaterMark: undefined })
-  t.is(d.w.bufferSize, 1 << 20)
-  t.is(d.w.lowWaterMark, 256 << 10)
+  t.is(d.w.bufferSize, 768 << 10)
+  t.is(d.w.lowWaterMark, 384 << 10)
   d.w.bufferSize = 65536
-  t.is(d.w.lowWaterMark, 16384, 'follows bufferSize while not given')
+  t.is(d.w.lowWaterMark, 32768, 'follows bufferSize while not given')
   d.w.bufferSize = 10
-  t.is(d.w.lowWaterMark, 2)
+  t.is(d.w.lowWaterMark, 5)
   d.w.lowWaterMark = 0
   d.w.bufferSize = 4096
   t.is(d.w.lowWaterMark, 0, 'set once: stays')
   const given = pipeWriter({ bufferSize: 100000, lowWaterMark: undefined })
-  t.deepEqual([given.w.bufferSize, given.w.lowWaterMark], [100000, 25000])
+  t.deepEqual([given.w.bufferSize, given.w.lowWaterMark], [100000, 50000])
   const low = pipeWriter({ bufferSize: undefined, lowWaterMark: 1000 })
-  t.deepEqual([low.w.bufferSize, low.w.lowWaterMark], [1 << 20, 1000])
+  t.deepEqual([low.w.bufferSize, low.w.lowWaterMark], [768 << 10, 1000])
   low.w.bufferSize = 2000
   t.is(low.w.lowWaterMark, 1000, 'a given lowWaterMark stays')
   t.throws(() => (low.w.bufferSize = 999), { code: 'ERR_OUT_OF_RANGE' })
@@ -407,21 +407,21 @@ test('default marks: bufferSize 1 MiB, lowWaterMark a quarter of it (following b
   }
 })
 
-test('default marks: a push producer is paused past 1 MiB and resumed with 256 KiB or less still pending', async (t) => {
+test('default marks: a push producer is paused past 768 KiB and resumed with 384 KiB or less still pending', async (t) => {
   const p = pipeWriter({ bufferSize: undefined, lowWaterMark: undefined })
   const rec = recorder()
   let bufferedAtResume = -1
   p.w.registerProducer(pushProducer(rec, { resume: () => { bufferedAtResume = p.w.bufferedAmount } }), true)
-  // Nobody reads yet: the pipe takes its capacity, then the queue fills past 1 MiB.
+  // Nobody reads yet: the pipe takes its capacity, then the queue fills past 768 KiB.
   let written = 0
   while (rec.count('pause') === 0) {
     t.is(p.w.write(bytes(65536, 3)), rec.count('pause') === 0)
     written += 65536
   }
-  t.true(p.w.bufferedAmount > 1 << 20)
+  t.true(p.w.bufferedAmount > 768 << 10)
   const reader = attachReader(p.readFd, 'wc', ['-c'])
   await waitFor(() => rec.count('resume') === 1, 'resume at the low-water mark')
-  t.true(bufferedAtResume <= 256 << 10, `resumed with ${bufferedAtResume} bytes pending`)
+  t.true(bufferedAtResume <= 384 << 10, `resumed with ${bufferedAtResume} bytes pending`)
   p.w.unregisterProducer()
   p.w.loseConnection()
   t.is((await withTimeout(p.lost)).code, 'DONE')

@@ -134,7 +134,7 @@ test('zero-copy: bufferSize defaults to 16 MiB on a pipe (bytes in the pipe stay
   const d = createPipe({ zeroCopy: true, transport: 'socketpair' })
   t.deepEqual(
     [a, b, c, d].map((p) => [p.writer.bufferSize, p.writer.lowWaterMark]),
-    [[16 << 20, 0], [1000, 0], [1 << 20, 256 << 10], [1 << 20, 256 << 10]],
+    [[16 << 20, 0], [1000, 0], [768 << 10, 384 << 10], [768 << 10, 384 << 10]],
   )
   for (const p of [a, b, c, d]) {
     p.writer.abortConnection()

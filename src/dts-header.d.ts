@@ -42,13 +42,13 @@ export interface ProcessWriterOptions {
   /** Which fd of the child this writer feeds; reported in reasons. */
   childFd?: number | null
   /**
-   * High-water mark in bytes (default 1 MiB; 16 MiB with `zeroCopy`). Twisted's is 65536: see
+   * High-water mark in bytes (default 768 KiB; 16 MiB with `zeroCopy`). Twisted's is 65536: see
    * `TWISTED_MARKS`. A producer that stops when `write()` returns false leaves at most this
    * much, plus its last chunk, in the writer's queue.
    */
   bufferSize?: number
   /**
-   * Resume threshold in bytes. Default a quarter of `bufferSize` (256 KiB at the default), and it
+   * Resume threshold in bytes. Default half of `bufferSize` (384 KiB at the default), and it
    * follows `bufferSize` when that is changed, until it is given or set; 0 with `zeroCopy`.
    * Twisted's is 0: resume only when empty.
    */
@@ -66,7 +66,7 @@ export interface ProcessWriterOptions {
    * (`FIONREAD`): a reader that moves the pages on with `splice`/`tee` instead of reading them
    * (`pv` does) still refers to the chunks' memory after the drain, so a reused buffer changes
    * what it passes on; use `zeroCopy` with readers that read (copy) their input. As bytes in the pipe stay buffered,
-   * `bufferSize` defaults to 16 MiB here rather than 1 MiB, and `lowWaterMark` to 0. Ignored for other fds and platforms.
+   * `bufferSize` defaults to 16 MiB here rather than 768 KiB, and `lowWaterMark` to 0. Ignored for other fds and platforms.
    */
   zeroCopy?: boolean
   /** Called once, asynchronously, when the connection ends. */

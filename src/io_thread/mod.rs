@@ -49,8 +49,10 @@ const SOURCE_TOKEN_BIT: usize = 1 << (usize::BITS - 1);
 /// At most this many bytes move from one source per turn, so that one fast reader does not
 /// keep the I/O thread from every other writer.
 const SOURCE_TURN_BYTES: u64 = 16 << 20;
-/// Slabs kept per writer for reuse.
-const SPARE_SLABS: usize = 8;
+/// Slabs kept for reuse per writer on each side of the I/O thread: at most two (128 KiB) in all,
+/// part of the documented worst case of what a writer holds (see `flow::DEFAULT_BUFFER_SIZE`).
+/// Other written slabs are freed.
+const SPARE_SLABS: usize = 1;
 /// How long the I/O thread looks for more work before it sleeps (see `wait_briefly_for_work`).
 const SPIN_FOR_WORK: Duration = Duration::from_micros(50);
 /// How often zero-copy writers look whether the reader consumed their memory.

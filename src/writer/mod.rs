@@ -275,13 +275,13 @@ impl ProcessWriter {
   }
 
   /// High-water mark in bytes: `write()` returns false and a push producer is paused once
-  /// `bufferedAmount` exceeds it. Default 1 MiB (16 MiB with `zeroCopy`); Twisted's is 65536.
+  /// `bufferedAmount` exceeds it. Default 768 KiB (16 MiB with `zeroCopy`); Twisted's is 65536.
   #[napi(getter)]
   pub fn buffer_size(&self) -> f64 {
     self.side.core.buffer_size.load(SeqCst) as f64
   }
 
-  /// While no `lowWaterMark` was given, setting `bufferSize` moves it too (a quarter of it).
+  /// While no `lowWaterMark` was given, setting `bufferSize` moves it too (half of it).
   #[napi(setter, ts_args_type = "value: number")]
   pub fn set_buffer_size(&self, env: Env, value: Unknown<'_>) -> Result<()> {
     let value = number_property(env.raw(), value.raw(), "bufferSize")?;
@@ -305,7 +305,7 @@ impl ProcessWriter {
     Ok(())
   }
 
-  /// Resume threshold in bytes. Default a quarter of `bufferSize` (256 KiB at the default 1 MiB),
+  /// Resume threshold in bytes. Default half of `bufferSize` (384 KiB at the default 768 KiB),
   /// following `bufferSize` until set; 0 with `zeroCopy` (and in Twisted: resume when empty).
   #[napi(getter)]
   pub fn low_water_mark(&self) -> f64 {
