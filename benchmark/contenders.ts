@@ -29,8 +29,8 @@ export type Feeder =
    * toWritable(writer))`, `feed` `feed(writer, readable)`, the writer from `spawn()`'s defaults.
    */
   | { kind: 'stream'; sink: StreamSink; hwm?: number }
-  /** `writer.writeFile(FILE)` (the library's native file source) into a child from `spawn()`. */
-  | { kind: 'writeFile' }
+  /** `writer.writeFile(FILE)` (the library's native file source) into a child, on `createPipe()`'s default transport or the one given. */
+  | { kind: 'writeFile'; transport?: 'pipe' | 'socketpair' }
   /**
    * Commands (benchmark/run_cmd.py): `pipeline` with FILE, SINK, BYTES, CLI substituted, the sink
    * last; `needs` is a program that must be on PATH (else the row is skipped with a note).
@@ -76,7 +76,7 @@ function stream(sink: StreamSink, hwm?: number): Contender {
   return {
     id: `${sink === 'node-stdin' ? 'node-pipeline' : `pw-${sink.toLowerCase()}`}${hwm ? '-1m' : ''}`,
     label: `${STREAM_LABEL[sink]}, highWaterMark ${size}`,
-    transport: sink === 'node-stdin' ? 'AF_UNIX socketpair (libuv)' : 'pipe (1 MiB default, budgeted)',
+    transport: sink === 'node-stdin' ? 'AF_UNIX socketpair (libuv)' : 'AF_UNIX socketpair (spawn default)',
     feeder: { kind: 'stream', sink, ...(hwm ? { hwm } : {}) },
     // gunzip's reads are zlib's output chunks (16 KiB), whatever the file stream's mark
     workloads: hwm ? ['file'] : ['file', 'gunzip'],
@@ -87,15 +87,22 @@ export const MAIN_JOB: Contender[] = [
   {
     id: 'cli-file',
     label: 'process-writer feed --input FILE -- sink (the CLI)',
-    transport: 'pipe (1 MiB default, budgeted)',
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ, budgeted)',
     feeder: { kind: 'cmd', pipeline: [['CLI', 'feed', '-q', '--input', 'FILE', '--', 'SINK', 'BYTES']] },
     workloads: ['file'],
   },
   {
     id: 'pw-writefile',
-    label: 'writer.writeFile(FILE) (the library)',
-    transport: 'pipe (1 MiB default, budgeted)',
+    label: 'writer.writeFile(FILE) (the library, default transport: sendfile)',
+    transport: 'AF_UNIX socketpair (default)',
     feeder: { kind: 'writeFile' },
+    workloads: ['file'],
+  },
+  {
+    id: 'pw-writefile-pipe',
+    label: "writer.writeFile(FILE) (the library, transport 'pipe': splice)",
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ, budgeted)',
+    feeder: { kind: 'writeFile', transport: 'pipe' },
     workloads: ['file'],
   },
   {
@@ -115,7 +122,7 @@ export const MAIN_JOB: Contender[] = [
   {
     id: 'cli-pipein',
     label: 'cat FILE | process-writer feed -- sink (the CLI, stdin a pipe)',
-    transport: 'pipe (64 KiB) in, pipe (1 MiB default) out',
+    transport: 'pipe (64 KiB) in, pipe (1 MiB, F_SETPIPE_SZ) out',
     feeder: { kind: 'cmd', pipeline: [['cat', 'FILE'], ['CLI', 'feed', '-q', '--', 'SINK', 'BYTES']] },
     workloads: ['pipein'],
   },
@@ -138,7 +145,7 @@ export const CONTENDERS: Contender[] = [
   {
     id: 'pw',
     label: 'ProcessWriter (defaults)',
-    transport: 'pipe (1 MiB default, budgeted)',
+    transport: 'AF_UNIX socketpair (default)',
     feeder: { kind: 'pw' },
     workloads: [...ALL, 'producer', 'slowmany'],
   },
@@ -159,11 +166,12 @@ export const CONTENDERS: Contender[] = [
     workloads: ['chunks'],
   },
   {
-    id: 'pw-socketpair',
-    label: "ProcessWriter, transport 'socketpair'",
-    transport: 'AF_UNIX socketpair',
-    feeder: { kind: 'pw', options: { transport: 'socketpair' } },
-    workloads: ['chunks', 'concurrent'],
+    // The default transport until 2026-12: a real pipe, enlarged to 1 MiB within the budget.
+    id: 'pw-pipe',
+    label: "ProcessWriter, transport 'pipe'",
+    transport: 'pipe (1 MiB, F_SETPIPE_SZ, budgeted)',
+    feeder: { kind: 'pw', options: { transport: 'pipe' } },
+    workloads: ['chunks', 'concurrent', 'slowmany'],
   },
   {
     id: 'pw-pipe64k',
@@ -185,7 +193,7 @@ export const CONTENDERS: Contender[] = [
     // The marks of Twisted and of this package before 2026-12 (the committed runs' "defaults").
     id: 'pw-twisted',
     label: 'ProcessWriter, Twisted-exact marks (TWISTED_MARKS: bufferSize 64 KiB, lowWaterMark 0)',
-    transport: 'pipe (1 MiB default, budgeted)',
+    transport: 'AF_UNIX socketpair (default)',
     feeder: { kind: 'pw', options: { bufferSize: 65536, lowWaterMark: 0 } },
     workloads: ['chunks', 'concurrent', 'producer'],
   },
@@ -247,9 +255,10 @@ export const PW = 'pw'
 export const NODE = 'node-drain'
 export const TWISTED = 'twisted'
 /** "The best raw native writer on the same transport": the issue's reference writers (write per
- * chunk, writev) on ProcessWriter's default transport, a pipe enlarged to 1 MiB. */
-export const RAW_SAME_TRANSPORT = ['raw-write-pipe1m', 'raw-writev-pipe1m']
-/** Large chunks split into 8 KiB writes on that transport: shown beside the reference ratio. */
+ * chunk, writev) on ProcessWriter's default transport, an AF_UNIX socketpair (a 1 MiB pipe
+ * until 2026-12). */
+export const RAW_SAME_TRANSPORT = ['raw-write-socketpair', 'raw-writev-socketpair']
+/** Large chunks split into 8 KiB writes on a 1 MiB pipe: shown beside the reference ratio. */
 export const RAW_PIECES = 'raw-pieces-pipe1m'
 /** Raw C writers held to Twisted's marks: the bound shown beside the "by default" targets (those marks were the defaults until 2026-12). */
 export const RAW_AT_TWISTED_MARKS = ['raw-marks-pipe1m', 'raw-marks-pieces-pipe1m', 'raw-marks-writev-pipe1m']

@@ -198,7 +198,7 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
   ratio('64KiB-zc-node', '64 KiB writes with zeroCopy vs Node', 'chunks-64KiB', 1.5, 'vsNode', PW_ZERO_COPY)
   ratio('1MiB-zc-node', '1 MiB writes with zeroCopy vs Node', 'chunks-1MiB', 1.5, 'vsNode', PW_ZERO_COPY)
   for (const [size, name] of [['100B', '100 B'], ['4KiB', '4 KiB'], ['64KiB', '64 KiB'], ['1MiB', '1 MiB']]) {
-    ratio(`${size}-raw`, `${name} writes vs best raw C writer on the same transport (1 MiB pipe)`, `chunks-${size}`, 0.8, 'vsRawPipe')
+    ratio(`${size}-raw`, `${name} writes vs best raw C writer on the same transport (AF_UNIX socketpair)`, `chunks-${size}`, 0.8, 'vsRawPipe')
     // Only at 4 KiB do the marks hold a writer well under the best raw one (write per 4 KiB
     // chunk, which never pauses); at 100 B and 64 KiB the held writer matches it.
     if (size === '4KiB') marksBound(`${size}-raw`, `chunks-${size}`, 'vsRawPipe')
@@ -212,7 +212,7 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
     const raw = pw.throughput / pw.vsRawPipe
     const extra: string[] = []
     const pieces = get(`chunks-${size}`, RAW_PIECES)
-    if (pieces) extra.push(`raw C in 8 KiB writes: ${x(pw.throughput / pieces.throughput)}`)
+    if (pieces) extra.push(`raw C in 8 KiB writes on a 1 MiB pipe: ${x(pw.throughput / pieces.throughput)}`)
     const p = size === '64KiB' ? pinned.find((q) => q.chunk === chunk) : undefined
     if (p) extra.push(`pinned, I/O thread beside the reader: ${x(p.besideReader / raw)}; beside JS: ${x(p.besideJs / raw)}`)
     if (extra.length) addNote(targets.find((t) => t.id === `${size}-raw`)!, extra.join('; '))
@@ -242,9 +242,12 @@ export function evaluateTargets(summary: Summary[], pinned: PinnedPw[] = []): Ta
   }
   ratio('concurrent-node', '64 concurrent children, aggregate vs Node', 'concurrent-64', 1, 'vsNode')
   {
-    // The same on pipes without JS: what any pipe writer gets here.
-    const raw = get('concurrent-64', 'raw-write-pipe1m')?.vsNode ?? null
-    if (raw !== null) addNote(targets[targets.length - 1], `raw C, one poll loop, 1 MiB pipes: ${x(raw)}`)
+    // The same without JS, on the default transport and on pipes: what a native writer gets here.
+    const notes = [['raw-write-socketpair', 'socketpairs'], ['raw-write-pipe1m', '1 MiB pipes']]
+      .map(([id, what]) => [get('concurrent-64', id)?.vsNode ?? null, what] as const)
+      .filter(([v]) => v !== null)
+      .map(([v, what]) => `${x(v)} on ${what}`)
+    if (notes.length) addNote(targets[targets.length - 1], `raw C, one poll loop: ${notes.join(', ')}`)
   }
   bestOption('concurrent-node', 'concurrent-64', 'vsNode', 1)
 
@@ -322,7 +325,7 @@ export function renderWorkloadTables(r: Results): string {
     parts.push(`### ${w.title}${extra} — \`${w.id}\``)
     parts.push(
       table(
-        ['contender', 'transport', 'bytes/run', 'median', 'min–max', '× Node', '× Twisted', '× raw pipe', 'ELU', 'CPU s/GiB', 'RSS peak − idle'],
+        ['contender', 'transport', 'bytes/run', 'median', 'min–max', '× Node', '× Twisted', '× raw', 'ELU', 'CPU s/GiB', 'RSS peak − idle'],
         rows.map((s) => [
           `${cell(label(s.contender)?.label ?? s.contender)} \`${s.contender}\``,
           cell(label(s.contender)?.transport ?? ''),
@@ -423,9 +426,9 @@ ${renderHostModes(r.hostModes)}${m.placement ? `- **Scheduler placement and writ
   ELU is the feeding process's main-thread event-loop utilisation over the same interval; CPU is the
   feeding process's user+system time (all threads) per GiB; RSS is its peak resident set (VmHWM, reset
   via \`/proc/self/clear_refs\` after set-up) minus its idle resident set just before feeding.
-  Ratios: \`× Node\` is against \`node-drain\` (child.stdin awaiting 'drain'); \`× raw pipe\` against
-  the better of the two raw C writers on a 1 MiB pipe (ProcessWriter's default transport: \`createPipe\`
-  and \`spawn\` ask for 1 MiB pipes). ProcessWriter contenders use the package's public API
+  Ratios: \`× Node\` is against \`node-drain\` (child.stdin awaiting 'drain'); \`× raw\` against
+  the better of the two raw C writers on an AF_UNIX socketpair (ProcessWriter's default transport since
+  2026-12, as Node's: \`createPipe\` and \`spawn\` make socketpairs unless a pipe is asked for). ProcessWriter contenders use the package's public API
   (\`createPipe\`, the exported \`ProcessWriter\` with its JS fast path for small writes).
 
 ## Targets

@@ -249,9 +249,9 @@ async function streamFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'stream
 }
 
 /** `writeFile`: the library's native file source; null when this build has no writeFile. */
-async function writeFileFeed(spec: RunSpec, bytes: number): Promise<Feed> {
+async function writeFileFeed(spec: RunSpec, feeder: Extract<Feeder, { kind: 'writeFile' }>, bytes: number): Promise<Feed> {
   const lib = createRequire(path.join(ROOT_DIR, 'package.json'))('./lib/index.js')
-  const { readFd, writer } = lib.createPipe()
+  const { readFd, writer } = lib.createPipe(feeder.transport ? { transport: feeder.transport } : {})
   if (typeof writer.writeFile !== 'function') throw new Error('SKIP: writer.writeFile is absent in this build')
   const sink = spawnSink(spec, readFd, bytes)
   lib.closeFd(readFd)
@@ -308,7 +308,7 @@ async function main() {
       case 'stream':
         return streamFeed(spec, feeder, perChild)
       case 'writeFile':
-        return writeFileFeed(spec, perChild)
+        return writeFileFeed(spec, feeder, perChild)
       default:
         throw new Error(`${spec.contender} is not a JS contender`)
     }
