@@ -9,6 +9,6 @@ closeFd(readFd) // the child has its copy; without this the writer never sees it
 
 const exited = once(child, 'close')
 const observed = closed(writer) // any number of parties may wait for the end
-const reason = await feed(writer, 'x'.repeat(8 << 20)) // far more than `head -c 5` wants, or the pipe holds
+const reason = await feed(writer, 'x'.repeat(8 << 20)) // far more than `head -c 5` wants, or the channel holds
 await exited
 console.log(`\n${reason.code}; same reason: ${(await observed) === reason}`)
