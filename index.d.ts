@@ -48,7 +48,7 @@ export interface ProcessWriterOptions {
    */
   bufferSize?: number
   /**
-   * Resume threshold in bytes. Default a quarter of `bufferSize` (192 KiB at the default), and it
+   * Resume threshold in bytes. Default half of `bufferSize` (384 KiB at the default), and it
    * follows `bufferSize` when that is changed, until it is given or set; 0 with `zeroCopy`.
    * Twisted's is 0: resume only when empty.
    */
