@@ -38,7 +38,7 @@ Options (feed):
                        device (default 1 MiB); files, pipes and sockets are moved
                        by the kernel (splice, sendfile) and do not use it
   -p, --pipe-size N    ask the kernel for a pipe of N bytes (Linux F_SETPIPE_SZ)
-  -b, --buffer-size N  writer high-water mark in bytes (default 1 MiB; 16 MiB with -z)
+  -b, --buffer-size N  writer high-water mark in bytes (default 768 KiB; 16 MiB with -z)
   -z, --zero-copy      map the input's chunks into the pipe instead of copying them
                        (Linux vmsplice; elsewhere ignored); for terminal or device
                        input only: files, pipes and sockets are spliced anyway

@@ -46,7 +46,8 @@ export interface SpawnOptions extends Omit<NodeSpawnOptions, 'stdio'> {
   /**
    * Ask the kernel for pipes of this many bytes (Linux `F_SETPIPE_SZ`). Default
    * `DEFAULT_PIPE_SIZE` (1 MiB), within the process's enlargement budget (16 MiB in all; past
-   * it pipes keep the kernel's default); `0` keeps the kernel's default.
+   * it pipes keep the kernel's default); `0` keeps the kernel's default. Given (even `0`), it
+   * makes the channel a pipe unless `transport` says otherwise.
    */
   pipeSize?: number
   /** Writers' high-water mark (default 768 KiB; 16 MiB with `zeroCopy`). */
