@@ -28,8 +28,8 @@ export const MiB = 1024 * 1024;
 export const LONG = 20_000; // generous wait limit (ms); never a speed assertion
 /**
  * Twisted's marks (bufferSize 65536, resume when empty). The core suites check Twisted's scenarios,
- * so their writers use these unless a test gives its own; the project's defaults differ (1 MiB,
- * a quarter of it) and have their own tests.
+ * so their writers use these unless a test gives its own; the project's defaults differ (768 KiB,
+ * half of it) and have their own tests.
  */
 export const TWISTED_MARKS = Object.freeze({ bufferSize: 65536, lowWaterMark: 0 });
 
