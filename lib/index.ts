@@ -43,7 +43,7 @@ export interface CreatePipeResult {
 
 /**
  * A new one-way channel (O_CLOEXEC) whose write end is owned by a `ProcessWriter` built with
- * `options`: in Node's and libuv's sense of a child's "pipe", an `AF_UNIX` socketpair by default
+ * `options`: in Node's and libuv's sense of a child's "pipe", on Linux an `AF_UNIX` socketpair by default
  * (as `spawn`; see `SpawnOptions.transport`), a real pipe with `transport: 'pipe'`, `pipeSize`
  * (default `DEFAULT_PIPE_SIZE`) or `zeroCopy`. For users who spawn children themselves: pass `readFd` to
  * the child, then close it in the parent with `closeFd(readFd)`, or the writer never sees the

@@ -9,7 +9,7 @@ import { exposeStdin } from './child-stdin.js'
 
 /**
  * The pipe capacity `spawn` and `createPipe` ask for when they make a pipe (`transport: 'pipe'`,
- * `pipeSize` or `zeroCopy` given, or Windows) unless told otherwise: a 1 MiB pipe holds a
+ * `pipeSize` or `zeroCopy` given, or not Linux) unless told otherwise: a 1 MiB pipe holds a
  * quarter of a millisecond of data at 4 GB/s, enough to keep a fast child busy while the drain
  * reaches JavaScript and the next chunk comes back.
  */
@@ -18,10 +18,11 @@ export const DEFAULT_PIPE_SIZE = 1 << 20
 /**
  * Whether a new channel to a child is an `AF_UNIX` socketpair rather than a pipe.
  *
- * `transport` decides when given. By default it is a socketpair, the transport Node's own
- * `child.stdin` uses (libuv's), which this project's benchmark measured faster than a 1 MiB pipe
- * at every write size on Linux. It is a pipe when an option only a pipe has is given
- * (`pipeSize`, `zeroCopy`), and on Windows (named pipes, where a socketpair is not offered).
+ * `transport` decides when given. By default, on Linux, it is a socketpair, the transport Node's
+ * own `child.stdin` uses (libuv's), which this project's benchmark measured faster than a 1 MiB
+ * pipe at every write size. It is a pipe when an option only a pipe has is given (`pipeSize`,
+ * `zeroCopy`), and on other systems: on Windows a socketpair is not offered (named pipes), and
+ * elsewhere (macOS, the BSDs) it was not measured, and their sockets' default buffers are small.
  */
 export function useSocketpair(transport: unknown, o: { pipeSize?: number; zeroCopy?: boolean }): boolean {
   if (transport !== undefined && transport !== 'pipe' && transport !== 'socketpair') {
@@ -30,7 +31,7 @@ export function useSocketpair(transport: unknown, o: { pipeSize?: number; zeroCo
     throw err
   }
   if (transport !== undefined) return transport === 'socketpair'
-  return process.platform !== 'win32' && o.pipeSize === undefined && !o.zeroCopy
+  return process.platform === 'linux' && o.pipeSize === undefined && !o.zeroCopy
 }
 
 /** One `stdio` entry: Node's, plus `'writer'` (a pipe fed by a `ProcessWriter`). */
@@ -59,9 +60,9 @@ export interface SpawnOptions extends Omit<NodeSpawnOptions, 'stdio'> {
   /** See `ProcessWriterOptions.zeroCopy` (Linux pipes: `vmsplice`). */
   zeroCopy?: boolean
   /**
-   * `'socketpair'` (the default on Linux and macOS): an `AF_UNIX` socketpair, the transport Node's
-   * own `child.stdin` uses, measured faster here than a 1 MiB pipe at every write size. `'pipe'`
-   * (the default when `pipeSize` or `zeroCopy` is given, and on Windows): a real pipe, for a child
+   * `'socketpair'` (the default on Linux): an `AF_UNIX` socketpair, the transport Node's own
+   * `child.stdin` uses, measured faster here than a 1 MiB pipe at every write size. `'pipe'` (the
+   * default when `pipeSize` or `zeroCopy` is given, and on other systems): a real pipe, for a child
    * that needs one (one that opens `/dev/stdin`, checks `S_ISFIFO`, or `splice`s its input), and
    * for `zeroCopy` and `writeFile`'s `splice`. Anything else: `TypeError` `ERR_INVALID_ARG_VALUE`.
    */
