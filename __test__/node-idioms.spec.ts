@@ -283,6 +283,22 @@ test('run(): every kind of input arrives whole (sha256sum), with the writer reas
   }
 })
 
+test('run(): { file } input gets a pipe (spliced), other input the default channel; a given transport wins', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pw-run-transport-'))
+  try {
+    const file = join(dir, 'in.bin')
+    writeFileSync(file, testData(200_000, 5))
+    const script = 'if test -p /dev/stdin; then echo fifo; else echo other; fi; wc -c'
+    const kind = async (options: Parameters<typeof run>[2]) => (await run('sh', ['-c', script], options)).stdout.split(/\s+/).slice(0, 2).join(' ')
+    t.is(await kind({ input: { file } }), 'fifo 200000')
+    t.is(await kind({ input: { file }, transport: 'socketpair' }), 'other 200000')
+    t.is(await kind({ input: Buffer.alloc(1000, 1) }), `${process.platform === 'linux' ? 'other' : 'fifo'} 1000`)
+    t.is(await kind({ input: Buffer.alloc(1000, 1), transport: 'pipe' }), 'fifo 1000')
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+})
+
 test('run(): no listen-before-await trap: awaited long after the child and the writer ended, nothing is missed', async (t) => {
   const p = run('sh', ['-c', 'cat; echo err >&2'], { input: 'late reader' })
   await exitOf(p.child)

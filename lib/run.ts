@@ -24,7 +24,8 @@ export interface RunOptions extends SpawnOptions {
   /**
    * Fed into the child's fd 0, which is then closed: a `Buffer`, `Uint8Array`, string, an
    * iterable or async iterable of chunks, a Node `Readable`, a Web `ReadableStream`, or
-   * `{ file, start?, end? }`. Without it fd 0 is closed at once (the child reads end of file).
+   * `{ file, start?, end? }` (given a pipe unless `transport` is, so that the file is spliced).
+   * Without it fd 0 is closed at once (the child reads end of file).
    */
   input?: RunInput
   /** Encoding of `input` when it is a string or yields strings (default `'utf8'`). */
@@ -210,7 +211,10 @@ export function run(
     throw codedTypeError('ERR_INVALID_ARG_VALUE', `The "input" option needs stdio[0] to be 'writer'; received ${String(fd0)}`)
   }
 
-  const { child, stdin, writers } = spawn(command, args, { ...spawnOptions, stdio })
+  // A file moves into a pipe with splice, into a socket with sendfile (slower): `{ file }` input
+  // gets a pipe unless a transport (or a pipe-only option) was given.
+  const fileTransport = isFileInput(input) && spawnOptions.transport === undefined ? { transport: 'pipe' as const } : {}
+  const { child, stdin, writers } = spawn(command, args, { ...fileTransport, ...spawnOptions, stdio })
 
   // Everything that settles the result is listened to now, before anyone awaits.
   const capture = (stream: NodeJS.ReadableStream | null) => {
