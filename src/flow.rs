@@ -143,9 +143,11 @@ pub const TWISTED_BUFFER_SIZE: f64 = 65536.0;
 /// JavaScript refills the queue. Measured on the benchmark (alternating runs, loaded 2-core VM):
 /// see the README's performance section. It is also the most a writer holds in its queue for
 /// a producer that stops when `write()` returns false, plus that last chunk: with the two spare
-/// slabs a writer may keep (128 KiB), at most 1 MiB for writes of up to 128 KiB. (1 MiB was not
-/// faster in alternating runs, and 256 slow children fed fresh 64 KiB Buffers peaked near
-/// 400 MiB with it, most of it written Buffers waiting for V8's collector.)
+/// slabs a writer may keep (128 KiB), at most 1 MiB for writes of up to 128 KiB. The cost: in
+/// alternating runs on a socketpair, 1 MiB (a quarter as the low-water mark) was ahead at 64 KiB
+/// writes (1.20x against 1.05x Node, 1.27x against 1.12x), within the noise elsewhere; but 256
+/// slow children fed fresh 64 KiB Buffers peaked near 400 MiB above idle with it (the issue asks
+/// 384), most of the excess written Buffers waiting for V8's collector, and 326-342 MiB with this.
 pub const DEFAULT_BUFFER_SIZE: f64 = 768.0 * 1024.0;
 
 /// `bufferSize` when `zeroCopy` is on and none is given. At the low-water mark 0 each drain
