@@ -299,6 +299,23 @@ test('run(): { file } input gets a pipe (spliced), other input the default chann
   }
 })
 
+test('run(): maxBuffer kills the child past the limit and rejects with ERR_CHILD_PROCESS_STDIO_MAXBUFFER, the output truncated; at the limit it resolves', async (t) => {
+  // An endless writer with endless input: both are cut, nothing hangs.
+  const e1 = await t.throwsAsync(run('sh', ['-c', 'cat >/dev/null & yes'], { input: (function* () { for (;;) yield Buffer.alloc(65536, 1) })(), maxBuffer: 1000 }), { instanceOf: RangeError, code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' })
+  const r1 = (e1 as RangeError & { result: { stdout: string; signal: string | null; reason: { code: string } } }).result
+  t.is(e1!.message, 'stdout maxBuffer length exceeded')
+  t.is(r1.stdout, 'y\n'.repeat(500))
+  t.is(r1.signal, 'SIGTERM')
+  t.not(r1.reason.code, 'DONE')
+  const e2 = await t.throwsAsync(run('sh', ['-c', 'head -c 5000 /dev/zero >&2'], { maxBuffer: 4096, encoding: 'buffer', killSignal: 'SIGKILL' }), { code: 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER' })
+  t.is(e2!.message, 'stderr maxBuffer length exceeded')
+  t.is(((e2 as Error & { result: { stderr: Buffer } }).result.stderr as Buffer).length, 4096)
+  const ok = await run('sh', ['-c', 'head -c 4096 /dev/zero'], { maxBuffer: 4096, encoding: 'buffer' })
+  t.is(ok.stdout!.length, 4096)
+  for (const bad of [-1, Number.NaN]) t.throws(() => run('true', [], { maxBuffer: bad }), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
+  t.throws(() => run('true', [], { maxBuffer: '10' as never }), { instanceOf: TypeError, code: 'ERR_INVALID_ARG_TYPE' })
+})
+
 test('run(): no listen-before-await trap: awaited long after the child and the writer ended, nothing is missed', async (t) => {
   const p = run('sh', ['-c', 'cat; echo err >&2'], { input: 'late reader' })
   await exitOf(p.child)

@@ -40,6 +40,14 @@ export interface RunOptions extends SpawnOptions {
    * `false`: they resolve like a success; look at `code` and `signal`.
    */
   reject?: boolean
+  /**
+   * The most bytes kept of stdout, and of stderr, each (default: no limit; Node's `execFile` keeps
+   * 1 MiB). When either passes it, the child is killed with `killSignal` (default `'SIGTERM'`),
+   * the input is aborted, what was kept is truncated to `maxBuffer`, and the promise rejects with
+   * a `RangeError` whose `code` is `'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'` (as Node's), naming the
+   * stream, with `result` (the truncated output) attached.
+   */
+  maxBuffer?: number
   /** Progress of the input (see `onProgress`). */
   onProgress?: (progress: Progress) => void
   /** Interval of the progress reports (default 250 ms). */
@@ -196,9 +204,16 @@ export function run(
     reject = true,
     onProgress,
     progressIntervalMs,
+    maxBuffer = Infinity,
     stdio = ['writer', 'pipe', 'pipe'],
     ...spawnOptions
   } = options
+  if (typeof maxBuffer !== 'number') throw invalidArgType('The "maxBuffer" option must be of type number', maxBuffer)
+  if (!(maxBuffer >= 0)) {
+    const err = new RangeError(`The value of "maxBuffer" is out of range. It must be >= 0. Received ${String(maxBuffer)}`) as RangeError & { code: string }
+    err.code = 'ERR_OUT_OF_RANGE'
+    throw err
+  }
   if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw codedTypeError('ERR_UNKNOWN_ENCODING', `Unknown encoding: ${String(encoding)}`)
   if (input !== undefined && !isFileInput(input) && !isFeedSource(input)) {
     throw invalidArgType(
@@ -217,14 +232,37 @@ export function run(
   const { child, stdin, writers } = spawn(command, args, { ...fileTransport, ...spawnOptions, stdio })
 
   // Everything that settles the result is listened to now, before anyone awaits.
-  const capture = (stream: NodeJS.ReadableStream | null) => {
+  let overflowed: 'stdout' | 'stderr' | null = null
+  const capture = (stream: NodeJS.ReadableStream | null, name: 'stdout' | 'stderr') => {
     if (!stream) return null
     const parts: Buffer[] = []
-    stream.on('data', (d: Buffer) => parts.push(d))
+    let kept = 0
+    stream.on('data', (d: Buffer) => {
+      if (overflowed) return
+      if (kept + d.length <= maxBuffer) {
+        parts.push(d)
+        kept += d.length
+        return
+      }
+      parts.push(d.subarray(0, maxBuffer - kept))
+      kept = maxBuffer
+      overflowed = name
+      // As Node's execFile: the output streams are destroyed (a grandchild holding them open
+      // then gets EPIPE instead of keeping 'close' away), the child is killed, and the input
+      // is cut (never a clean end).
+      child.stdout?.destroy()
+      child.stderr?.destroy()
+      if (stdin?.connected) stdin.abortConnection()
+      try {
+        child.kill(spawnOptions.killSignal ?? 'SIGTERM')
+      } catch {
+        /* already gone */
+      }
+    })
     return parts
   }
-  const outParts = capture(child.stdout)
-  const errParts = capture(child.stderr)
+  const outParts = capture(child.stdout, 'stdout')
+  const errParts = capture(child.stderr, 'stderr')
   const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null; error?: Error }>((resolve) => {
     let error: Error | undefined
     child.on('error', (err) => {
@@ -257,7 +295,7 @@ export function run(
     if (status.error && child.pid === undefined) throw status.error
     const reason = stdin ? (feedResult.reason ?? (await closed(stdin))) : null
     if (status.error) throw status.error
-    if (feedResult.error !== undefined) throw feedResult.error
+    if (feedResult.error !== undefined && !overflowed) throw feedResult.error
     const decode = (parts: Buffer[] | null) => {
       if (!parts) return null
       const buf = Buffer.concat(parts)
@@ -272,6 +310,12 @@ export function run(
       reason,
       stdout: decode(outParts),
       stderr: decode(errParts),
+    }
+    if (overflowed) {
+      const err = new RangeError(`${overflowed} maxBuffer length exceeded`) as RangeError & { code: string; result: RunResult<string | Buffer> }
+      err.code = 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'
+      err.result = result
+      throw err
     }
     if (reject && (status.signal !== null || status.code !== 0)) throw new RunError(result)
     return result
