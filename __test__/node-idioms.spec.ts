@@ -259,7 +259,7 @@ test('run(): every kind of input arrives whole (sha256sum), with the writer reas
         })(),
       ],
       ['Readable', createReadStream(file)],
-      ['ReadableStream', new Blob([data]).stream()],
+      ['ReadableStream', new Blob([new Uint8Array(data)]).stream()],
       ['{ file }', { file }],
     ]
     for (const [name, input] of inputs) {
@@ -289,7 +289,7 @@ test('run(): { file } input gets a pipe (spliced), other input the default chann
     const file = join(dir, 'in.bin')
     writeFileSync(file, testData(200_000, 5))
     const script = 'if test -p /dev/stdin; then echo fifo; else echo other; fi; wc -c'
-    const kind = async (options: Parameters<typeof run>[2]) => (await run('sh', ['-c', script], options)).stdout.split(/\s+/).slice(0, 2).join(' ')
+    const kind = async (options: Parameters<typeof run>[2]) => String((await run('sh', ['-c', script], options)).stdout).split(/\s+/).slice(0, 2).join(' ')
     t.is(await kind({ input: { file } }), 'fifo 200000')
     t.is(await kind({ input: { file }, transport: 'socketpair' }), 'other 200000')
     t.is(await kind({ input: Buffer.alloc(1000, 1) }), `${process.platform === 'linux' ? 'other' : 'fifo'} 1000`)

@@ -75,7 +75,7 @@ const entries: Record<string, () => Promise<WeakRef<object>>> = {
   toWritable: () =>
     endedVia(async (w) => {
       const s = toWritable(w)
-      await new Promise((r) => s.end(Buffer.alloc(1000), r))
+      await new Promise<void>((r) => s.end(Buffer.alloc(1000), () => r()))
     }),
   toWebWritable: () =>
     endedVia(async (w) => {

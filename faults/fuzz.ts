@@ -187,7 +187,7 @@ function asKind(buf: Buffer, kind: Kind): ArrayBufferView | ArrayBuffer {
     case 'dataview':
       return new DataView(buf.buffer, buf.byteOffset, buf.length)
     case 'arraybuffer':
-      return buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.length)
+      return (buf.buffer as ArrayBuffer).slice(buf.byteOffset, buf.byteOffset + buf.length)
     case 'u16':
       if (buf.length % 2 !== 0 || buf.byteOffset % 2 !== 0) return buf
       return new Uint16Array(buf.buffer, buf.byteOffset, buf.length / 2)
@@ -525,7 +525,7 @@ export async function runCase(c: Case): Promise<Outcome> {
   // What the child read.
   const got = Buffer.concat(out)
   const extra = c.writeAfterEnd && ['write', 'nativeWrite', 'writeSequence'].includes(c.entry) && chunks.length ? chunks[chunks.length - 1] : null
-  const sent = extra ? Buffer.concat([data, Buffer.from(extra instanceof ArrayBuffer ? extra : new Uint8Array(extra.buffer, extra.byteOffset, extra.byteLength))]) : data
+  const sent = extra ? Buffer.concat([data, (extra instanceof ArrayBuffer ? Buffer.from(extra) : Buffer.from(extra.buffer, extra.byteOffset, extra.byteLength))]) : data
   const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex')
   if (c.prefix === null) {
     if (reason.code !== 'DONE') v.push(`reason ${reason.code} (${reason.message}) where DONE was due`)

@@ -233,7 +233,7 @@ test('setters, registerProducer and closeFd: a wrong type is a TypeError with co
   t.throws(() => ((w as { bufferSize: unknown }).bufferSize = -1), { instanceOf: RangeError, code: 'ERR_OUT_OF_RANGE' })
   const producer = { pauseProducing() {}, resumeProducing() {}, stopProducing() {} }
   for (const v of ['yes', 1, undefined, null]) {
-    t.throws(() => w.registerProducer(producer, v as boolean), typeError, `registerProducer(p, ${String(v)})`)
+    t.throws(() => w.registerProducer(producer, v as unknown as boolean), typeError, `registerProducer(p, ${String(v)})`)
   }
   t.notThrows(() => w.registerProducer(producer, true))
   w.unregisterProducer()
