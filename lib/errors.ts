@@ -42,9 +42,14 @@ export function abortErrorFrom(signal: AbortSignal): AbortError {
   return new AbortError(undefined, { cause: signal.reason })
 }
 
+/** A Node-style error: `Class` (TypeError, RangeError, ...) with `message` and a `code`. */
+export function codedError<E extends Error>(Class: new (message: string) => E, code: string, message: string): E & { code: string } {
+  const err = new Class(message) as E & { code: string }
+  err.code = code
+  return err
+}
+
 export function invalidArgType(what: string, value: unknown): TypeError {
   const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value
-  const err = new TypeError(`${what}; received ${got}`) as TypeError & { code: string }
-  err.code = 'ERR_INVALID_ARG_TYPE'
-  return err
+  return codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `${what}; received ${got}`)
 }

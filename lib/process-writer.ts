@@ -22,7 +22,7 @@
 import { ProcessWriter as NativeProcessWriter } from './native.js'
 import type { ProcessWriterOptions, PullProducer, PushProducer, WriteFileOptions, WriterStats } from './native.js'
 import { closed } from './closed.js'
-import { ConnectionLostError } from './errors.js'
+import { ConnectionLostError, codedError } from './errors.js'
 
 /** What `write` and `end` accept: bytes, or a string encoded with the given encoding (UTF-8 by default). */
 export type WriteChunk = ArrayBufferView | ArrayBuffer | string
@@ -159,7 +159,7 @@ export class ProcessWriter extends NativeProcessWriter {
       encoding = undefined
     }
     if (callback !== undefined && typeof callback !== 'function') {
-      throw typeError('ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function; received ${typeof callback}`)
+      throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "callback" argument must be of type function; received ${typeof callback}`)
     }
     if (chunk != null) this.write(chunk, encoding as BufferEncoding | undefined)
     else if (encoding !== undefined) checkEncoding(encoding)
@@ -296,17 +296,11 @@ export class ProcessWriter extends NativeProcessWriter {
 /** `end()`'s callback: no argument once the connection ended `DONE`, else the reason as an error. */
 export type EndCallback = (err?: ConnectionLostError | null) => void
 
-function typeError(code: string, message: string): TypeError {
-  const err = new TypeError(message) as TypeError & { code: string }
-  err.code = code
-  return err
-}
-
 /** `encoding` if `Buffer` knows it (Node's `Writable` also takes `'buffer'`), else Node's TypeError. */
 function checkEncoding(encoding: unknown): BufferEncoding {
   if (typeof encoding !== 'string') {
-    throw typeError('ERR_INVALID_ARG_TYPE', `The "encoding" argument must be of type string; received ${typeof encoding}`)
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "encoding" argument must be of type string; received ${typeof encoding}`)
   }
-  if (!Buffer.isEncoding(encoding) && encoding !== 'buffer') throw typeError('ERR_UNKNOWN_ENCODING', `Unknown encoding: ${encoding}`)
+  if (!Buffer.isEncoding(encoding) && encoding !== 'buffer') throw codedError(TypeError, 'ERR_UNKNOWN_ENCODING', `Unknown encoding: ${encoding}`)
   return encoding === 'buffer' ? 'utf8' : encoding
 }

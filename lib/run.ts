@@ -6,7 +6,7 @@
 import type { ChildProcess } from 'node:child_process'
 import type { ConnectionLostReason, WriteFileOptions } from './native.js'
 import { closed } from './closed.js'
-import { invalidArgType } from './errors.js'
+import { codedError, invalidArgType } from './errors.js'
 import { feed, type FeedSource } from './feed.js'
 import type { ProcessWriter } from './process-writer.js'
 import { onProgress as watchProgress, type Progress } from './progress.js'
@@ -140,12 +140,6 @@ function isFeedSource(input: unknown): input is FeedSource {
   return typeof o.getReader === 'function' || typeof o[Symbol.asyncIterator] === 'function' || typeof o[Symbol.iterator] === 'function'
 }
 
-function codedTypeError(code: string, message: string): TypeError {
-  const err = new TypeError(message) as TypeError & { code: string }
-  err.code = code
-  return err
-}
-
 /** Feed `{ file }` through the core, then close: as `feed()` settles. */
 async function feedFile(
   writer: ProcessWriter,
@@ -210,11 +204,9 @@ export function run(
   } = options
   if (typeof maxBuffer !== 'number') throw invalidArgType('The "maxBuffer" option must be of type number', maxBuffer)
   if (!(maxBuffer >= 0)) {
-    const err = new RangeError(`The value of "maxBuffer" is out of range. It must be >= 0. Received ${String(maxBuffer)}`) as RangeError & { code: string }
-    err.code = 'ERR_OUT_OF_RANGE'
-    throw err
+    throw codedError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "maxBuffer" is out of range. It must be >= 0. Received ${String(maxBuffer)}`)
   }
-  if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw codedTypeError('ERR_UNKNOWN_ENCODING', `Unknown encoding: ${String(encoding)}`)
+  if (encoding !== 'buffer' && !Buffer.isEncoding(encoding)) throw codedError(TypeError, 'ERR_UNKNOWN_ENCODING', `Unknown encoding: ${String(encoding)}`)
   if (input !== undefined && !isFileInput(input) && !isFeedSource(input)) {
     throw invalidArgType(
       'The "input" option must be a Buffer, TypedArray, string, iterable, async iterable, Readable, ReadableStream or { file }',
@@ -223,11 +215,11 @@ export function run(
   }
   const fd0: StdioEntry = Array.isArray(stdio) ? stdio[0] : stdio === 'writer' ? 'writer' : stdio
   if (input !== undefined && fd0 !== 'writer') {
-    throw codedTypeError('ERR_INVALID_ARG_VALUE', `The "input" option needs stdio[0] to be 'writer'; received ${String(fd0)}`)
+    throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "input" option needs stdio[0] to be 'writer'; received ${String(fd0)}`)
   }
 
   // A file moves into a pipe with splice, into a socket with sendfile (slower): `{ file }` input
-  // gets a pipe unless a transport (or a pipe-only option) was given.
+  // gets a pipe unless a transport was given.
   const fileTransport = isFileInput(input) && spawnOptions.transport === undefined ? { transport: 'pipe' as const } : {}
   const { child, stdin, writers } = spawn(command, args, { ...fileTransport, ...spawnOptions, stdio })
 
@@ -312,10 +304,7 @@ export function run(
       stderr: decode(errParts),
     }
     if (overflowed) {
-      const err = new RangeError(`${overflowed} maxBuffer length exceeded`) as RangeError & { code: string; result: RunResult<string | Buffer> }
-      err.code = 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER'
-      err.result = result
-      throw err
+      throw Object.assign(codedError(RangeError, 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER', `${overflowed} maxBuffer length exceeded`), { result })
     }
     if (reject && (status.signal !== null || status.code !== 0)) throw new RunError(result)
     return result

@@ -6,6 +6,7 @@ import { ProcessWriter } from './process-writer.js'
 import type { ProcessWriterOptions } from './native.js'
 import { closed } from './closed.js'
 import { exposeStdin } from './child-stdin.js'
+import { codedError } from './errors.js'
 
 /**
  * The pipe capacity `spawn` and `createPipe` ask for when they make a pipe (`transport: 'pipe'`,
@@ -26,9 +27,8 @@ export const DEFAULT_PIPE_SIZE = 1 << 20
  */
 export function useSocketpair(transport: unknown, o: { pipeSize?: number; zeroCopy?: boolean }): boolean {
   if (transport !== undefined && transport !== 'pipe' && transport !== 'socketpair') {
-    const err = new TypeError(`The "transport" option must be 'pipe' or 'socketpair'; received ${typeof transport === 'string' ? `'${transport}'` : typeof transport}`) as TypeError & { code: string }
-    err.code = 'ERR_INVALID_ARG_VALUE'
-    throw err
+    const got = typeof transport === 'string' ? `'${transport}'` : typeof transport
+    throw codedError(TypeError, 'ERR_INVALID_ARG_VALUE', `The "transport" option must be 'pipe' or 'socketpair'; received ${got}`)
   }
   if (transport !== undefined) return transport === 'socketpair'
   return process.platform === 'linux' && o.pipeSize === undefined && !o.zeroCopy
@@ -86,11 +86,7 @@ function normalizeStdio(stdio: SpawnOptions['stdio']): StdioEntry[] {
   if (stdio === undefined || stdio === 'writer') return ['writer', 'pipe', 'pipe']
   if (typeof stdio === 'string') return [stdio, stdio, stdio]
   if (!Array.isArray(stdio)) {
-    const err = new TypeError(`The "options.stdio" property must be an array or a string; received ${typeof stdio}`) as TypeError & {
-      code: string
-    }
-    err.code = 'ERR_INVALID_ARG_TYPE'
-    throw err
+    throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', `The "options.stdio" property must be an array or a string; received ${typeof stdio}`)
   }
   return [...stdio]
 }

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream'
 import type { ConnectionLostReason, ProcessWriter } from './native.js'
 import { closed } from './closed.js'
-import { ConnectionLostError, abortErrorFrom } from './errors.js'
+import { ConnectionLostError, abortErrorFrom, codedError } from './errors.js'
 import { pauseGate } from './gate.js'
 
 export interface ToWritableOptions {
@@ -19,11 +19,7 @@ function asView(chunk: unknown): ArrayBufferView {
   if (ArrayBuffer.isView(chunk)) return chunk
   if (typeof chunk === 'string') return Buffer.from(chunk, 'utf8')
   if (chunk instanceof ArrayBuffer) return new Uint8Array(chunk)
-  const err = new TypeError('chunk must be a string, Buffer, TypedArray, DataView or ArrayBuffer') as TypeError & {
-    code: string
-  }
-  err.code = 'ERR_INVALID_ARG_TYPE'
-  throw err
+  throw codedError(TypeError, 'ERR_INVALID_ARG_TYPE', 'chunk must be a string, Buffer, TypedArray, DataView or ArrayBuffer')
 }
 
 /**
