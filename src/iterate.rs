@@ -5,7 +5,7 @@ use std::ptr;
 use napi::sys;
 use napi::{Error, Result, Status};
 
-use crate::js::{self, Env, ErrorClass, Value};
+use crate::js::{self, Env, Value};
 
 /// The elements of an Array, or of any other iterable (through `Array.from`, which runs the
 /// iterator once). Strings and non-iterables throw `ERR_INVALID_ARG_TYPE`.
@@ -28,7 +28,7 @@ pub fn collect(env: Env, v: Value) -> Result<Vec<Value>> {
     }
     if !is_object || !js::is_function(env, method) {
       let msg = format!("The \"chunks\" argument must be an iterable of byte views. Received {}", js::describe(env, v));
-      return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+      return Err(js::throw_invalid_arg_type(env, &msg));
     }
     let array_ctor = js::get_named(env, global, "Array")?;
     let from = js::get_named(env, array_ctor, "from")?;

@@ -88,6 +88,16 @@ pub fn throw(env: Env, class: ErrorClass, code: &str, msg: &str) -> Error {
   Error::new(Status::PendingException, msg.to_string())
 }
 
+/// Throw Node's `TypeError` `ERR_INVALID_ARG_TYPE` (a value of the wrong type) with `msg`.
+pub fn throw_invalid_arg_type(env: Env, msg: &str) -> Error {
+  throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", msg)
+}
+
+/// Throw Node's `RangeError` `ERR_OUT_OF_RANGE` (a number outside what is accepted) with `msg`.
+pub fn throw_out_of_range(env: Env, msg: &str) -> Error {
+  throw(env, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", msg)
+}
+
 pub fn type_of(env: Env, v: Value) -> sys::napi_valuetype {
   let mut t = 0;
   unsafe { sys::napi_typeof(env, v, &mut t) };
@@ -387,12 +397,12 @@ pub fn whole_number(env: Env, v: Value, name: &str, max: f64) -> Result<Option<f
 pub fn number_in_range(env: Env, v: Value, name: &str, max: f64) -> Result<f64> {
   if type_of(env, v) != sys::ValueType::napi_number {
     let msg = format!("The \"{name}\" option must be of type number. Received {}", describe(env, v));
-    return Err(throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+    return Err(throw_invalid_arg_type(env, &msg));
   }
   let n = get_f64(env, v);
   if !(n.is_finite() && n >= 0.0 && n <= max && n.fract() == 0.0) {
     let msg = format!("The value of \"{name}\" is out of range. It must be a whole number from 0 to {max}. Received {n}");
-    return Err(throw(env, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", &msg));
+    return Err(throw_out_of_range(env, &msg));
   }
   Ok(n)
 }
@@ -410,7 +420,7 @@ pub fn optional_bool(env: Env, v: Value, name: &str) -> Result<bool> {
 pub fn required_bool(env: Env, v: Value, name: &str) -> Result<bool> {
   if type_of(env, v) != sys::ValueType::napi_boolean {
     let msg = format!("The \"{name}\" argument must be of type boolean. Received {}", describe(env, v));
-    return Err(throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+    return Err(throw_invalid_arg_type(env, &msg));
   }
   Ok(get_bool(env, v))
 }

@@ -93,12 +93,12 @@ impl ProcessWriter {
     let fd_v = fd.raw();
     if js::type_of(e, fd_v) != sys::ValueType::napi_number {
       let msg = format!("The \"fd\" argument must be of type number. Received {}", js::describe(e, fd_v));
-      return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+      return Err(js::throw_invalid_arg_type(e, &msg));
     }
     let n = js::get_f64(e, fd_v);
     if !(n.is_finite() && n >= 0.0 && n <= i32::MAX as f64 && n.fract() == 0.0) {
       let msg = format!("The value of \"fd\" is out of range. It must be a whole number from 0 to 2147483647. Received {n}");
-      return Err(js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", &msg));
+      return Err(js::throw_out_of_range(e, &msg));
     }
     let fd = n as i32;
     let opts = read_options(e, options.map(|o| o.raw()).unwrap_or(ptr::null_mut()))?;
@@ -121,7 +121,7 @@ impl ProcessWriter {
     let size = opts.buffer_size.unwrap_or_else(|| flow::default_buffer_size(zero_copy));
     let low = opts.low_water.unwrap_or_else(|| flow::default_low_water(size, zero_copy));
     let (buffer_size, low_water) =
-      flow::validate_marks(size, low).map_err(|m| js::throw(e, ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
+      flow::validate_marks(size, low).map_err(|m| js::throw_out_of_range(e, m))?;
     let read_hack = read_hack::decide(Os::current(), os::kernel_version(), kind, access, opts.force_read_hack);
     // The first writer starts the I/O thread; with no fd or thread left this throws (EMFILE).
     crate::io_thread::start().map_err(|err| os_error(err, "cannot start the I/O thread"))?;
@@ -293,9 +293,9 @@ impl ProcessWriter {
       side.core.low_water.load(SeqCst) as f64
     };
     let (b, _) = flow::validate_marks(value, low.min(value.max(0.0)))
-      .map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
+      .map_err(|m| js::throw_out_of_range(env.raw(), m))?;
     if (b as f64) < low {
-      return Err(js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", "bufferSize must not be below lowWaterMark"));
+      return Err(js::throw_out_of_range(env.raw(), "bufferSize must not be below lowWaterMark"));
     }
     // Lowered first, so that the level never sits between a new mark and an old resume point.
     if auto {
@@ -316,7 +316,7 @@ impl ProcessWriter {
   pub fn set_low_water_mark(&self, env: Env, value: Unknown<'_>) -> Result<()> {
     let value = number_property(env.raw(), value.raw(), "lowWaterMark")?;
     let size = self.side.core.buffer_size.load(SeqCst) as f64;
-    let (_, l) = flow::validate_marks(size, value).map_err(|m| js::throw(env.raw(), ErrorClass::RangeError, "ERR_OUT_OF_RANGE", m))?;
+    let (_, l) = flow::validate_marks(size, value).map_err(|m| js::throw_out_of_range(env.raw(), m))?;
     self.side.core.low_water.store(l, SeqCst);
     self.side.low_water_auto.set(false);
     Ok(())
@@ -402,7 +402,7 @@ impl ProcessWriter {
           "The \"data\" argument must be an instance of Buffer, TypedArray, DataView or ArrayBuffer. Received {}",
           js::describe(e, v)
         );
-        Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg))
+        Err(js::throw_invalid_arg_type(e, &msg))
       }
     }
   }
@@ -433,7 +433,7 @@ impl ProcessWriter {
           core.accept_unwritten(refused);
         }
       }
-      _ => return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", "_handOver takes a staged slab")),
+      _ => return Err(js::throw_invalid_arg_type(e, "_handOver takes a staged slab")),
     };
     if !core.accepting() {
       return Ok(-1.0);
@@ -457,7 +457,7 @@ impl ProcessWriter {
             "The \"chunks[{i}]\" element must be an instance of Buffer, TypedArray, DataView or ArrayBuffer. Received {}",
             js::describe(e, *item)
           );
-          return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+          return Err(js::throw_invalid_arg_type(e, &msg));
         }
       }
     }
@@ -544,7 +544,7 @@ impl ProcessWriter {
     for m in needed {
       if !is_object || !js::is_function(e, js::get_named(e, p, m)?) {
         let msg = format!("The \"producer\" argument must have a {m}() method. Received {}", js::describe(e, p));
-        return Err(js::throw(e, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+        return Err(js::throw_invalid_arg_type(e, &msg));
       }
     }
     let side = &self.side;

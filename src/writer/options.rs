@@ -5,7 +5,7 @@ use std::ptr;
 use napi::bindgen_prelude::*;
 use napi::sys;
 
-use crate::js::{self, ErrorClass};
+use crate::js;
 
 /// A callback option must be a function, null or undefined (`ERR_INVALID_ARG_TYPE`).
 pub(super) fn check_callback(env: js::Env, v: js::Value, name: &str) -> Result<()> {
@@ -13,7 +13,7 @@ pub(super) fn check_callback(env: js::Env, v: js::Value, name: &str) -> Result<(
     return Ok(());
   }
   let msg = format!("The \"{name}\" option must be a function, null or undefined. Received {}", js::describe(env, v));
-  Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg))
+  Err(js::throw_invalid_arg_type(env, &msg))
 }
 
 /// A number assigned to a property (range checks follow): anything else is a `TypeError`
@@ -21,7 +21,7 @@ pub(super) fn check_callback(env: js::Env, v: js::Value, name: &str) -> Result<(
 pub(super) fn number_property(env: js::Env, v: js::Value, name: &str) -> Result<f64> {
   if js::type_of(env, v) != sys::ValueType::napi_number {
     let msg = format!("The \"{name}\" property must be of type number. Received {}", js::describe(env, v));
-    return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+    return Err(js::throw_invalid_arg_type(env, &msg));
   }
   Ok(js::get_f64(env, v))
 }
@@ -66,7 +66,7 @@ pub(super) fn read_options(env: js::Env, v: js::Value) -> Result<Options> {
   }
   if js::type_of(env, v) != sys::ValueType::napi_object {
     let msg = format!("The \"options\" argument must be of type object. Received {}", js::describe(env, v));
-    return Err(js::throw(env, ErrorClass::TypeError, "ERR_INVALID_ARG_TYPE", &msg));
+    return Err(js::throw_invalid_arg_type(env, &msg));
   }
   const MAX_SAFE: f64 = 9_007_199_254_740_991.0;
   // Each read may run a getter or a Proxy trap: a throw stops here, with the exception pending
