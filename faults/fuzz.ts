@@ -23,6 +23,7 @@ import { createHash } from 'node:crypto'
 import { Readable } from 'node:stream'
 import { Worker } from 'node:worker_threads'
 import native from '../index.js'
+import { bytes } from './helpers.mjs'
 import { closed, createPipe, feed, spawn, toWebWritable, toWritable, ProcessWriter as LibWriter } from '../lib/index.mjs'
 import type { ConnectionLostReason, ProcessWriter, WriterStats } from '../lib/index.js'
 
@@ -140,23 +141,6 @@ export function drawCase(seed: number, only?: Entry): Case {
   }
 }
 
-/** Deterministic bytes for a seed. */
-function dataFor(seed: number, n: number): Buffer {
-  const b = Buffer.allocUnsafe(n)
-  let x = (seed * 2246822519) >>> 0 || 1
-  let i = 0
-  for (; i + 4 <= n; i += 4) {
-    x ^= x << 13
-    x >>>= 0
-    x ^= x >>> 17
-    x ^= x << 5
-    x >>>= 0
-    b.writeUInt32LE(x, i)
-  }
-  for (; i < n; i++) b[i] = (i * 131 + seed) & 0xff
-  return b
-}
-
 function chunkSize(r: Rng, c: Case): number {
   switch (c.chunks) {
     case 'tiny':
@@ -213,7 +197,7 @@ const turn = () => new Promise((r) => setImmediate(r))
 export async function runCase(c: Case): Promise<Outcome> {
   const r = new Rng(c.seed ^ 0x5bd1e995)
   const v: string[] = []
-  const data = dataFor(c.seed, c.total)
+  const data = bytes(c.total, c.seed)
   // Cut the data into chunks of the drawn sizes and kinds.
   const chunks: Array<ArrayBufferView | ArrayBuffer> = []
   for (let off = 0; off < data.length; ) {
