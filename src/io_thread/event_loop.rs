@@ -55,12 +55,15 @@ impl IoThread {
     loop {
       self.shared.has_ready.store(false, SeqCst);
       let batch = std::mem::take(&mut *self.shared.ready.lock_or_recover());
-      let hungry = !batch.is_empty();
       self.count_drains_awaited();
+      // Some writer handed over new work and the kernel took all it had: more may follow.
+      let mut open = false;
       for core in batch {
-        self.handle(core.token, Some(core), Readiness::default());
+        let token = core.token;
+        self.handle(token, Some(core), Readiness::default());
+        open |= self.writers.get(&token).is_some_and(|w| !w.core.blocked.load(SeqCst));
       }
-      if hungry && self.wait_briefly_for_work() {
+      if open && self.wait_briefly_for_work() {
         continue;
       }
       let awaited = self.writers.values().any(|w| w.reader_awaited());
@@ -126,6 +129,12 @@ impl IoThread {
   /// After handing data to the kernel, JS usually has the next batch ready within microseconds;
   /// catching it here saves a sleep and a wake-up (an eventfd write on the JS thread and a
   /// scheduler round trip) per batch. Returns true when work arrived.
+  ///
+  /// Only after a batch that left some writer able to write more: when the kernel is full for
+  /// every one of them, nothing is written before a writable edge anyway, and JS does not even
+  /// hand work over for a blocked writer (`Core::enqueue`), so the look would only take CPU
+  /// from the reader (4 KiB writes into a socketpair, medians of 9 alternating runs: 3.98 against
+  /// 3.08 GiB/s, and 0.317 against 0.370 CPU seconds per GiB).
   fn wait_briefly_for_work(&self) -> bool {
     let until = std::time::Instant::now() + SPIN_FOR_WORK;
     while std::time::Instant::now() < until {
