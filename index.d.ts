@@ -210,6 +210,9 @@ export declare class ProcessWriter {
   /**
    * Resume threshold in bytes. Default half of `bufferSize` (384 KiB at the default 768 KiB),
    * following `bufferSize` until set; 0 with `zeroCopy` (and in Twisted: resume when empty).
+   * While it is the default, a write larger than it resumes the producer (and calls
+   * `onDrain`) once the queue falls to that write's size, at most `bufferSize`; this getter
+   * still gives the mark itself. A mark that is set is kept exactly.
    */
   get lowWaterMark(): number
   set lowWaterMark(value: number)

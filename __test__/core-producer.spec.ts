@@ -22,6 +22,7 @@ import {
   pushProducer,
   recorder,
   settle,
+  spawnChild,
   sha256,
   spawnWithWriter,
   waitFor,
@@ -426,4 +427,51 @@ test('default marks: a push producer is paused past 768 KiB and resumed with 384
   p.w.loseConnection()
   t.is((await withTimeout(p.lost)).code, 'DONE')
   t.is(Number((await reader.stdout).toString().trim()), written)
+})
+
+test('default marks: a producer of chunks larger than the low-water mark is resumed while one such chunk is queued; a given lowWaterMark is kept exactly', async (t) => {
+  // 512 KiB chunks: the default writer resumes at 512 KiB pending (at most bufferSize), a
+  // writer given lowWaterMark 384 KiB only at 384 KiB. A reader takes just enough for about
+  // 448 KiB to stay pending (our read end stays open, so the reader is never gone).
+  const CHUNK = 512 << 10
+  const runs = []
+  for (const options of [{ bufferSize: undefined, lowWaterMark: undefined }, { bufferSize: undefined, lowWaterMark: 384 << 10 }]) {
+    const p = pipeWriter(options)
+    const cap = p.w.stats().pipeCapacity
+    if (process.platform === 'win32' || !cap) {
+      p.w.abortConnection()
+      closeFd(p.readFd)
+      await withTimeout(p.lost)
+      t.pass('no pipe capacity to count with here')
+      return
+    }
+    const rec = recorder()
+    let bufferedAtResume = -1
+    p.w.registerProducer(pushProducer(rec, { resume: () => { bufferedAtResume = p.w.bufferedAmount } }), true)
+    let written = 0
+    while (rec.count('pause') === 0) {
+      p.w.write(bytes(CHUNK, 5))
+      written += CHUNK
+    }
+    const take = written - cap - (448 << 10)
+    t.true(take > 0, `wrote ${written} bytes into a ${cap}-byte pipe`)
+    const head = spawnChild('head', ['-c', String(take)], [p.readFd, 'ignore', 'inherit'])
+    await withTimeout(head.exit)
+    runs.push({ p, rec, resumedAt: () => bufferedAtResume })
+  }
+  const [auto, given] = runs
+  t.is(auto.p.w.lowWaterMark, 384 << 10, 'the getter still gives the default mark')
+  await waitFor(() => auto.rec.count('resume') === 1, 'resume with one chunk still pending')
+  const at = auto.resumedAt()
+  t.true(at > 384 << 10 && at <= CHUNK, `default marks: resumed with ${at} bytes pending`)
+  // The same level is reached under the given mark, which does not resume above 384 KiB.
+  await waitFor(() => given.p.w.bufferedAmount <= 452 << 10, 'the given-mark writer refilled the pipe')
+  await new Promise((r) => setTimeout(r, 100))
+  t.is(given.rec.count('resume'), 0, `given lowWaterMark: not resumed at ${given.p.w.bufferedAmount} pending`)
+  for (const { p } of runs) {
+    p.w.unregisterProducer()
+    p.w.abortConnection()
+    closeFd(p.readFd)
+    t.is((await withTimeout(p.lost)).code, 'ABORTED')
+  }
 })

@@ -144,6 +144,9 @@ pub struct Core {
   pub syscalls: AtomicU64,
   pub buffer_size: AtomicU64,
   pub low_water: AtomicU64,
+  /// Raises the level at which drains fire above `low_water` (`flow::resume_level`); 0 unless
+  /// the low-water mark is the default and the last write was larger than it.
+  pub lift: AtomicU64,
   /// Someone on the JS side waits for the level to fall to the low-water mark.
   pub drain_armed: AtomicBool,
   /// The JS side waits for the level to reach 0 (it keeps the process alive until then).
@@ -229,6 +232,7 @@ impl Core {
       syscalls: AtomicU64::new(0),
       buffer_size: AtomicU64::new(cfg.buffer_size),
       low_water: AtomicU64::new(cfg.low_water),
+      lift: AtomicU64::new(0),
       drain_armed: AtomicBool::new(false),
       empty_armed: AtomicBool::new(false),
       close_blocked: AtomicBool::new(false),
@@ -249,6 +253,11 @@ impl Core {
     let accepted = self.accepted.load(SeqCst);
     let done = self.written.load(SeqCst) + self.unwritten.load(SeqCst);
     accepted.saturating_sub(done)
+  }
+
+  /// The level at which a drain fires: `low_water`, raised by `lift` (`flow::resume_level`).
+  pub fn resume_level(&self) -> u64 {
+    crate::flow::resume_level(self.low_water.load(SeqCst), self.buffer_size.load(SeqCst), self.lift.load(SeqCst))
   }
 
   /// Nothing buffered and no source queued: everything accepted reached the fd.
@@ -387,7 +396,7 @@ impl Core {
       self.written_back.lock_or_recover().append(written);
     }
     let level = self.buffered();
-    let drain = level <= self.low_water.load(SeqCst) && self.drain_armed.swap(false, SeqCst);
+    let drain = level <= self.resume_level() && self.drain_armed.swap(false, SeqCst);
     let empty = level == 0 && self.sources_pending.load(SeqCst) == 0 && self.empty_armed.swap(false, SeqCst);
     if drain || empty {
       let mut events = self.events.lock_or_recover();
@@ -441,7 +450,7 @@ impl Core {
   /// Never waits on the CPU the write runs on: spinning there would only delay it.
   pub fn await_expected_drain(&self, max: Duration) -> bool {
     let t0 = Instant::now();
-    let low = self.low_water.load(SeqCst);
+    let low = self.resume_level();
     let io_cpu = self.announced_on_cpu.load(SeqCst);
     if io_cpu >= 0 && crate::sys::current_cpu() == Some(io_cpu) {
       return self.buffered() <= low;

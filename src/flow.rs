@@ -116,6 +116,19 @@ pub fn announce_drain(o: DrainOutlook) -> bool {
     && o.buffered.saturating_sub(o.len) <= o.low_water
 }
 
+/// The level at which a drain fires (the producer is resumed, `onDrain` runs): the low-water
+/// mark, raised to `lift` (at most `buffer_size`). While no `lowWaterMark` was given, `lift` is
+/// the size of the last write when that was larger than the mark (`write_with` in
+/// `writer/js_side.rs`):
+/// a producer of chunks that large is resumed while one such chunk is still queued, so the I/O
+/// thread has it to write while JavaScript comes back with the next. Without it, with 1 MiB
+/// chunks and the default marks, the queue was often under 100 KiB by the time the producer
+/// ran. The bound on what a writer holds does not change: `bufferSize` plus the write that
+/// crosses it.
+pub fn resume_level(low_water: u64, buffer_size: u64, lift: u64) -> u64 {
+  low_water.max(lift.min(buffer_size))
+}
+
 /// Validate the two marks (bytes). `bufferSize` must be a whole number from 0 to 2^53 and the
 /// low-water mark may not exceed it.
 pub fn validate_marks(buffer_size: f64, low_water: f64) -> Result<(u64, u64), &'static str> {
@@ -192,6 +205,15 @@ mod tests {
   fn zero_copy_gets_a_buffer_deeper_than_the_pipe() {
     assert_eq!(default_buffer_size(false), 786432.0);
     assert_eq!(default_buffer_size(true), ZERO_COPY_BUFFER_SIZE);
+  }
+
+  #[test]
+  fn resume_level_is_the_low_mark_raised_to_the_lift_within_the_buffer_size() {
+    assert_eq!(resume_level(393216, 786432, 0), 393216);
+    assert_eq!(resume_level(393216, 786432, 65536), 393216);
+    assert_eq!(resume_level(393216, 786432, 524288), 524288);
+    assert_eq!(resume_level(393216, 786432, 1 << 20), 786432);
+    assert_eq!(resume_level(0, 0, 1 << 20), 0);
   }
 
   #[test]

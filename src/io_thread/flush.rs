@@ -108,7 +108,7 @@ impl IoThread {
           alone: w.drain_awaited_alone,
           buffered: core.buffered(),
           len,
-          low_water: core.low_water.load(SeqCst),
+          low_water: core.resume_level(),
           last_write_short: w.last_write_short,
         })
       {

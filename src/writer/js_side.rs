@@ -167,6 +167,11 @@ impl JsSide {
     if total == 0 {
       return core.accepting() && core.buffered() <= core.buffer_size.load(SeqCst);
     }
+    if self.low_water_auto.get() && !self.zero_copy {
+      // Before the enqueue: the I/O thread may fire the drain as soon as the bytes are queued.
+      let large = total as u64 > core.low_water.load(SeqCst);
+      core.lift.store(if large { total as u64 } else { 0 }, SeqCst);
+    }
     let Some(level) = core.enqueue(total as u64, fill) else {
       return false;
     };
@@ -294,7 +299,7 @@ impl JsSide {
       return;
     }
     let core = &self.core;
-    let d = flow::on_drain(core.buffered(), core.low_water.load(SeqCst), self.producer_kind(), self.need_drain.get());
+    let d = flow::on_drain(core.buffered(), core.resume_level(), self.producer_kind(), self.need_drain.get());
     if d.stale {
       core.arm_drain();
       return;

@@ -307,6 +307,9 @@ impl ProcessWriter {
 
   /// Resume threshold in bytes. Default half of `bufferSize` (384 KiB at the default 768 KiB),
   /// following `bufferSize` until set; 0 with `zeroCopy` (and in Twisted: resume when empty).
+  /// While it is the default, a write larger than it resumes the producer (and calls
+  /// `onDrain`) once the queue falls to that write's size, at most `bufferSize`; this getter
+  /// still gives the mark itself. A mark that is set is kept exactly.
   #[napi(getter)]
   pub fn low_water_mark(&self) -> f64 {
     self.side.core.low_water.load(SeqCst) as f64
@@ -318,6 +321,7 @@ impl ProcessWriter {
     let size = self.side.core.buffer_size.load(SeqCst) as f64;
     let (_, l) = flow::validate_marks(size, value).map_err(|m| js::throw_out_of_range(env.raw(), m))?;
     self.side.core.low_water.store(l, SeqCst);
+    self.side.core.lift.store(0, SeqCst);
     self.side.low_water_auto.set(false);
     Ok(())
   }
