@@ -119,9 +119,8 @@ pub fn announce_drain(o: DrainOutlook) -> bool {
 /// The level at which a drain fires (the producer is resumed, `onDrain` runs): the low-water
 /// mark, raised to `lift` (at most `buffer_size`). While no `lowWaterMark` was given, `lift` is
 /// the size of the last write when that was larger than the mark (`write_with` in
-/// `writer/js_side.rs`):
-/// a producer of chunks that large is resumed while one such chunk is still queued, so the I/O
-/// thread has it to write while JavaScript comes back with the next. Without it, with 1 MiB
+/// `writer/js_side.rs`): a producer of chunks that large is resumed while one such chunk is
+/// still queued, so the I/O thread has it to write while JavaScript comes back with the next. Without it, with 1 MiB
 /// chunks and the default marks, the queue was often under 100 KiB by the time the producer
 /// ran. The bound on what a writer holds does not change: `bufferSize` plus the write that
 /// crosses it.

@@ -55,8 +55,8 @@ impl IoThread {
     loop {
       self.shared.has_ready.store(false, SeqCst);
       let batch = std::mem::take(&mut *self.shared.ready.lock_or_recover());
-      self.count_drains_awaited();
       let hungry = !batch.is_empty();
+      self.count_drains_awaited();
       for core in batch {
         self.handle(core.token, Some(core), Readiness::default());
       }
