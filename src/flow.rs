@@ -155,7 +155,8 @@ pub const TWISTED_BUFFER_SIZE: f64 = 65536.0;
 /// JavaScript refills the queue. Measured on the benchmark (alternating runs, loaded 2-core VM):
 /// see the README's performance section. It is also the most a writer holds in its queue for
 /// a producer that stops when `write()` returns false, plus that last chunk: with the two spare
-/// slabs a writer may keep (128 KiB), at most 1 MiB for writes of up to 128 KiB. The cost: in
+/// slabs a writer may keep (128 KiB), at most 1 MiB for writes of up to 128 KiB (and the process
+/// keeps at most 1 MiB of written slabs for all writers, `queue::CACHED_SLABS`). The cost: in
 /// alternating runs on a socketpair, 1 MiB (a quarter as the low-water mark) was ahead at 64 KiB
 /// writes (1.20x against 1.05x Node, 1.27x against 1.12x), within the noise elsewhere; but 256
 /// slow children fed fresh 64 KiB Buffers peaked near 400 MiB above idle with it (the issue asks
