@@ -34,7 +34,7 @@ import {
   HAS_PROC,
 } from './helpers.mjs'
 import { TIME_SCALE } from './env.mjs'
-import { posixOnly } from './platform.mjs'
+import { fsFdOwner, posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'it tests the POSIX read hack on FIFOs, socketpairs and ttys, with sh and sleep children')
 
@@ -65,7 +65,7 @@ for (const forceReadHack of [true, false]) {
   })
 }
 
-test('3: a regular file with forceReadHack: hack off, no early loss, 01234 written over 5 turns, DONE', async (t) => {
+fsFdOwner(test)('3: a regular file with forceReadHack: hack off, no early loss, 01234 written over 5 turns, DONE', async (t) => {
   const file = path.join(tmp, 'out.txt')
   const fd = fs.openSync(file, 'w')
   const tr = lostTracker()
@@ -85,7 +85,7 @@ test('3: a regular file with forceReadHack: hack off, no early loss, 01234 writt
   t.is(fs.readFileSync(file, 'utf8'), '01234')
 })
 
-test('4: /dev/null (character device): hack off, writes succeed, no early loss', async (t) => {
+fsFdOwner(test)('4: /dev/null (character device): hack off, writes succeed, no early loss', async (t) => {
   const fd = fs.openSync('/dev/null', 'w')
   const tr = lostTracker()
   const w = new ProcessWriter(fd, { onConnectionLost: tr.onConnectionLost })
@@ -99,7 +99,7 @@ test('4: /dev/null (character device): hack off, writes succeed, no early loss',
   t.is((await withTimeout(tr.lost)).code, 'DONE')
 })
 
-test('a named FIFO opened write-only: hack on, and the reader closing is detected', async (t) => {
+fsFdOwner(test)('a named FIFO opened write-only: hack on, and the reader closing is detected', async (t) => {
   const fifo = path.join(tmp, 'fifo')
   execFileSync('mkfifo', [fifo])
   const rd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK)

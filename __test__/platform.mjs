@@ -4,6 +4,7 @@
 // are skipped there, every test listed as skipped with the reason in its title.
 // __test__/windows.spec.ts covers the same contract with node children, on every platform.
 // PW_TRY_ALL_ON_WINDOWS=1 lifts every gate (to see what a suite does under wine).
+import { FS_FDS_TRACKED } from './env.mjs'
 
 /**
  * `test` itself on POSIX. On Windows, a `test` whose tests are all skipped (hooks do nothing),
@@ -27,4 +28,15 @@ export function posixOnly(test, reason, titles) {
     get: (_, key) => (['before', 'after', 'beforeEach', 'afterEach'].includes(key) ? hook : gated),
   })
   return gated
+}
+
+/**
+ * `test` itself where a test may give a ProcessWriter an fd from `fs.openSync` (a process's main
+ * thread: ava's default). In a worker thread (ava's workers under qemu), one whose tests are
+ * skipped, the reason (`FS_FDS_TRACKED`) in the title: Node would close such an fd again when the
+ * worker exits, after the writer closed it, and by then the number may be another test file's.
+ */
+export function fsFdOwner(test) {
+  if (!FS_FDS_TRACKED) return test
+  return (title, ...rest) => test.skip(`${title} [skipped: ${FS_FDS_TRACKED}]`, ...rest)
 }

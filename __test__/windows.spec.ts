@@ -6,6 +6,7 @@ import { ProcessWriter, closeFd, closed, createPipe, openPipe, openSocketpair, s
 import type { ConnectionLostReason } from '../lib/index.js'
 import { FD_TABLE_SHARED, collect, exitOf, nodeCommand, sha256, testData } from './node-helpers.mjs'
 import fs from 'node:fs'
+import { fsFdOwner } from './platform.mjs'
 import { execFile } from 'node:child_process'
 import os from 'node:os'
 import path from 'node:path'
@@ -145,7 +146,10 @@ test('createPipe: pipeSize is the capacity asked for; the read end is not a writ
   t.throws(() => new ProcessWriter(readFd), { code: 'ERR_FD_NOT_WRITABLE' })
   writer.abortConnection()
   closeFd(readFd)
-  t.throws(() => closeFd(readFd), { code: 'EBADF' })
+  // Closing it again fails, unless another test file in this process has the number by now (then
+  // this would close that file's fd).
+  if (FD_TABLE_SHARED) t.log(`second close check skipped (${FD_TABLE_SHARED})`)
+  else t.throws(() => closeFd(readFd), { code: 'EBADF' })
   const fds = openPipe()
   t.true(fds.readFd >= 0 && fds.writeFd >= 0 && fds.readFd !== fds.writeFd)
   closeFd(fds.readFd)
@@ -164,7 +168,7 @@ test('the socketpair transport: a clear coded error on Windows', (t) => {
   t.throws(() => spawn(process.execPath, ['-e', ''], { transport: 'socketpair' }), { code: 'ERR_FEATURE_UNAVAILABLE_ON_PLATFORM' })
 })
 
-test('a writer on a file fd: every byte lands in the file, DONE, the fd closed', async (t) => {
+fsFdOwner(test)('a writer on a file fd: every byte lands in the file, DONE, the fd closed', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'pw-file-'))
   const file = path.join(dir, 'out.bin')
   const data = testData(3 * MiB + 11)

@@ -25,7 +25,7 @@ import {
   waitFor,
   withTimeout,
 } from './helpers.mjs'
-import { posixOnly } from './platform.mjs'
+import { fsFdOwner, posixOnly } from './platform.mjs'
 
 const test = posixOnly(anyTest, 'writeFile takes regular files only there (an anonymous pipe cannot be polled)', [
   'a pipe source',
@@ -273,7 +273,7 @@ test('zeroCopy and socketpair writers take files between their byte writes', asy
   }
 })
 
-test('a file into a regular file and into /dev/null (copy_file_range, sendfile)', async (t) => {
+fsFdOwner(test)('a file into a regular file and into /dev/null (copy_file_range, sendfile)', async (t) => {
   const out = path.join(dir, 'copy.bin')
   const w = new ProcessWriter(fs.openSync(out, 'w'))
   w.write(Buffer.from('<'))
