@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NODE, nodeCommand, scaled, sha256 } from './node-helpers.mjs'
 import { posixOnly } from './platform.mjs'
+import { formatElapsed, formatRate } from '../lib/cli.js'
 
 const test = posixOnly(anyTest, 'its children are POSIX commands (sha256sum, sh, head, wc, cat)')
 
@@ -35,7 +36,7 @@ function cli(args: string[], input?: string | Buffer): Promise<Run> {
   })
 }
 
-const SUMMARY = /^process-writer: fed (\d+) bytes \(.+\) in [\d.]+ s, [\d.]+ MB\/s; .*$/m
+const SUMMARY = /^process-writer: fed (\d+) bytes \(.+\) in [\d.]+ m?s, [\d.]+ (?:B|KiB|MiB|GiB|TiB)\/s; .*$/m
 
 test('feed --input FILE -- sha256sum: child output inherited, one summary line on stderr, exit 0', async (t) => {
   const r = await cli(['feed', '--input', 'examples/sample.txt', '--', 'sha256sum'])
@@ -48,6 +49,24 @@ test('feed --input FILE -- sha256sum: child output inherited, one summary line o
   t.is(Number(m![1]), readFileSync(SAMPLE).length)
   t.regex(lines[0], /sha256sum exited with status 0$/)
   t.false(r.stderr.includes('\r'), 'no progress bar when stderr is not a TTY')
+})
+
+test('the summary gives rates and short feeds in units that do not round to zero', (t) => {
+  t.is(formatRate(3), '3 B/s')
+  t.is(formatRate(3000), '2.93 KiB/s')
+  t.is(formatRate(34.2e6), '32.6 MiB/s')
+  t.is(formatRate(7.24 * 2 ** 30), '7.24 GiB/s')
+  t.is(formatElapsed(0.0004), '0.4 ms')
+  t.is(formatElapsed(0.25), '0.25 s')
+})
+
+test('a feed of 3 bytes: its summary shows a rate above zero', async (t) => {
+  const r = await cli(['feed', '--', 'wc', '-c'], 'abc')
+  t.is(r.code, 0)
+  t.is(r.stdout.trim(), '3')
+  const m = SUMMARY.exec(r.stderr)
+  t.truthy(m, r.stderr)
+  t.notRegex(r.stderr, / 0(\.0+)? (B|KiB|MiB|GiB)\/s/)
 })
 
 test('feed reads standard input by default and with --input -', async (t) => {

@@ -160,8 +160,14 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`
 }
 
-function formatRate(bytesPerSecond: number): string {
-  return `${(bytesPerSecond / 1e6).toFixed(2)} MB/s`
+/** A rate in the units of `formatBytes` (B/s, KiB/s, MiB/s, GiB/s), so a small feed does not read 0.00. */
+export function formatRate(bytesPerSecond: number): string {
+  return `${formatBytes(Math.round(bytesPerSecond))}/s`
+}
+
+/** A duration for the summary: milliseconds under 0.1 s, else seconds. */
+export function formatElapsed(seconds: number): string {
+  return seconds < 0.1 ? `${(seconds * 1000).toFixed(1)} ms` : `${seconds.toFixed(2)} s`
 }
 
 type BarProgress = Pick<Progress, 'bytesWritten' | 'bytesPerSecond' | 'pausedMs' | 'elapsedMs'>
@@ -372,7 +378,7 @@ async function runFeed(a: FeedArgs): Promise<number> {
   if (!a.quiet) {
     const written = reason?.bytesWritten ?? writer.stats().bytesWritten
     const parts = [
-      `${NAME}: fed ${written} bytes (${formatBytes(written)}) in ${elapsed.toFixed(2)} s, ${formatRate(written / Math.max(elapsed, 1e-6))}`,
+      `${NAME}: fed ${written} bytes (${formatBytes(written)}) in ${formatElapsed(elapsed)}, ${formatRate(written / Math.max(elapsed, 1e-6))}`,
     ]
     if (reason && reason.code === 'READER_CLOSED') {
       const missing = total !== null ? total - written : reason.bytesUnwritten
