@@ -439,6 +439,11 @@ for (const how of ['done', 'abort', 'reader'] as const) {
       else extra.push(f)
     }
     for (const f of extra) fs.closeSync(f)
+    if (mine < 0 && FD_TABLE_SHARED) {
+      // Another test file's thread holds the number now: nothing of ours to check it against.
+      t.pass(`reuse check skipped: fd ${fd} was taken by another thread (${FD_TABLE_SHARED})`)
+      return
+    }
     t.is(mine, fd, 'could reuse the fd number')
     const ino = fs.fstatSync(mine).ino
     for (let i = 0; i < 3; i++) {

@@ -160,9 +160,13 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 2 : 1)} ${units[u]}`
 }
 
-/** A rate in the units of `formatBytes` (B/s, KiB/s, MiB/s, GiB/s), so a small feed does not read 0.00. */
+/**
+ * A rate in the units of `formatBytes` (B/s, KiB/s, MiB/s, GiB/s), so a small feed does not read
+ * 0.00; under 1 KiB/s, three significant digits (a few bytes over seconds: 0.338 B/s).
+ */
 export function formatRate(bytesPerSecond: number): string {
-  return `${formatBytes(Math.round(bytesPerSecond))}/s`
+  if (bytesPerSecond < 1024) return `${Number(bytesPerSecond.toPrecision(3))} B/s`
+  return `${formatBytes(bytesPerSecond)}/s`
 }
 
 /** A duration for the summary: milliseconds under 0.1 s, else seconds. */
