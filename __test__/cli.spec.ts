@@ -36,7 +36,7 @@ function cli(args: string[], input?: string | Buffer): Promise<Run> {
   })
 }
 
-const SUMMARY = /^process-writer: fed (\d+) bytes \(.+\) in [\d.]+ m?s, [\d.]+ (?:B|KiB|MiB|GiB|TiB)\/s; .*$/m
+const SUMMARY = /^process-writer: fed (\d+) bytes \(.+\) in [\d.]+ m?s, ([\d.]+) (?:B|KiB|MiB|GiB|TiB)\/s; .*$/m
 
 test('feed --input FILE -- sha256sum: child output inherited, one summary line on stderr, exit 0', async (t) => {
   const r = await cli(['feed', '--input', 'examples/sample.txt', '--', 'sha256sum'])
@@ -69,9 +69,7 @@ test('a feed of 3 bytes: its summary shows a rate above zero', async (t) => {
   const m = SUMMARY.exec(r.stderr)
   t.truthy(m, r.stderr)
   // However long the feed took (seconds under emulation), the rate is shown above zero.
-  const rate = /, ([\d.]+) (?:B|KiB|MiB|GiB)\/s;/.exec(r.stderr)
-  t.truthy(rate, r.stderr)
-  t.true(Number(rate![1]) > 0, r.stderr)
+  t.true(Number(m![2]) > 0, r.stderr)
 })
 
 test('feed reads standard input by default and with --input -', async (t) => {
