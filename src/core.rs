@@ -284,7 +284,7 @@ impl Core {
   /// `bufferedAmount`, or `None` when the writer no longer accepts writes (the bytes are then
   /// counted as dropped).
   pub fn enqueue(self: &Arc<Self>, len: u64, fill: impl FnOnce(&mut WriteQueue, &mut Vec<Vec<u8>>)) -> Option<u64> {
-    {
+    let level = {
       let mut p = self.pending.lock_or_recover();
       if !self.accepting() {
         drop(p);
@@ -295,8 +295,11 @@ impl Core {
       fill(queue, spare);
       self.accepted.fetch_add(len, SeqCst);
       self.writes.fetch_add(1, SeqCst);
-    }
-    let level = self.buffered();
+      // Read under the lock, before the I/O thread can take these bytes: the level counts all
+      // of them, so a write larger than `bufferSize` always returns false and pauses a push
+      // producer, as in Twisted, however fast the I/O thread is draining meanwhile.
+      self.buffered()
+    };
     if !self.blocked.load(SeqCst) {
       self.schedule();
     }
