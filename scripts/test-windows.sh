@@ -169,15 +169,46 @@ t_rust=$(date +%s)
 
 # --- 4. the ava suite with node.exe under wine ---------------------------------------------
 # node.exe crashes when its stdout is a Linux pipe: its output goes to a file, shown after.
+# Wine itself fails now and then: a CreateProcess that returns an unmapped error (spawnSync ...
+# UNKNOWN, errno -4094) in about one run in six of the whole suite. So the spec files with a
+# failed test are run once more, and both results are printed: a test that fails again fails CI,
+# one that passes the second time is named in the summary line.
 ava_line=""
+run_ava() { # run_ava OUT FILES... -> exit status of ava under wine; its output in OUT
+  local out=$1; shift
+  PROCESS_WRITER_TEST_ADDON=$(winpath "$ADDON") FORCE_COLOR=0 \
+    timeout 1500 "$WINE" "$NODE_EXE" node_modules/ava/entrypoints/cli.mjs ${AVA_FLAGS:---serial} --node-arguments="--import ./scripts/windows-addon.mjs" "$@" > "$out" 2>&1
+}
+ava_counts() { # ava prints its pass count only when nothing failed: the passes are its √ lines
+  local passed
+  passed=$(grep -E '^ *√ ' "$1" | grep -vc '\[expected fail\]')
+  { [ "$passed" -gt 0 ] && echo "$passed tests passed"
+    grep -Eo '^ *[0-9]+ (tests? (failed|skipped)|known failures?)' "$1" | sed 's/^ *//'; } | paste -sd, -
+}
 if [ "$RUN_AVA" = 1 ]; then
   out=$W/ava.out
-  PROCESS_WRITER_TEST_ADDON=$(winpath "$ADDON") FORCE_COLOR=0 \
-    timeout 1500 "$WINE" "$NODE_EXE" node_modules/ava/entrypoints/cli.mjs ${AVA_FLAGS:---serial} --node-arguments="--import ./scripts/windows-addon.mjs" ${AVA_FILES:-} > "$out" 2>&1
+  # shellcheck disable=SC2086 # AVA_FILES is a list of paths
+  run_ava "$out" ${AVA_FILES:-}
   rc=$?
   cat "$out"
+  ava_line=$(ava_counts "$out")
+  if [ "$rc" -ne 0 ]; then
+    # "× [fail]: node-entry › title": the file is __test__/node-entry.spec.ts.
+    failed_titles=$(grep -E '^ *× \[fail\]: ' "$out" | sed -E 's/^ *× \[fail\]: //; s/ Error thrown in test$//' | paste -sd';' -)
+    mapfile -t again < <(grep -E '^ *× \[fail\]: ' "$out" | sed -E 's/^ *× \[fail\]: ([^ ]+) › .*/__test__\/\1.spec.ts/' | sort -u)
+    if [ "${#again[@]}" -gt 0 ] && [ "${#again[@]}" -le 3 ] && ls "${again[@]}" > /dev/null 2>&1; then
+      echo "windows ava: rerunning ${again[*]} once (failed: $failed_titles)"
+      run_ava "$W/ava-rerun.out" "${again[@]}"
+      rc=$?
+      cat "$W/ava-rerun.out"
+      if [ "$rc" -eq 0 ]; then
+        ava_line="$ava_line; passed when rerun: $failed_titles"
+      else
+        ava_line="$ava_line; failed again when rerun: $(ava_counts "$W/ava-rerun.out")"
+      fi
+    fi
+  fi
   [ "$rc" -ne 0 ] && status=1
-  ava_line=$(grep -Eo '^ *[0-9]+ (tests? (passed|failed|skipped)|known failures?)' "$out" | sed 's/^ *//' | paste -sd, -)
   echo "windows ava: ${ava_line:-no summary (exit $rc)}"
 fi
 t_ava=$(date +%s)
