@@ -409,24 +409,27 @@ test('default marks: bufferSize 768 KiB, lowWaterMark half of it (following buff
 })
 
 test('default marks: a push producer is paused past 768 KiB and resumed with 384 KiB or less still pending', async (t) => {
-  const p = pipeWriter({ bufferSize: undefined, lowWaterMark: undefined })
+  // The pipe is full and nobody reads it yet, so the I/O thread moves nothing: bufferedAmount is
+  // exactly what was written since (with an empty pipe, it could fall by the pipe's capacity
+  // between the pausing write and the check, as it did once under load).
+  const p = await fullPipe({ bufferSize: undefined, lowWaterMark: undefined })
   const rec = recorder()
   let bufferedAtResume = -1
   p.w.registerProducer(pushProducer(rec, { resume: () => { bufferedAtResume = p.w.bufferedAmount } }), true)
-  // Nobody reads yet: the pipe takes its capacity, then the queue fills past 768 KiB.
   let written = 0
   while (rec.count('pause') === 0) {
     t.is(p.w.write(bytes(65536, 3)), rec.count('pause') === 0)
     written += 65536
   }
-  t.true(p.w.bufferedAmount > 768 << 10)
+  t.is(p.w.bufferedAmount, written)
+  t.true(written > 768 << 10 && written - 65536 <= 768 << 10, `paused after ${written} bytes`)
   const reader = attachReader(p.readFd, 'wc', ['-c'])
   await waitFor(() => rec.count('resume') === 1, 'resume at the low-water mark')
   t.true(bufferedAtResume <= 384 << 10, `resumed with ${bufferedAtResume} bytes pending`)
   p.w.unregisterProducer()
   p.w.loseConnection()
   t.is((await withTimeout(p.lost)).code, 'DONE')
-  t.is(Number((await reader.stdout).toString().trim()), written)
+  t.is(Number((await reader.stdout).toString().trim()), p.filler + written)
 })
 
 test('default marks: a producer of chunks larger than the low-water mark is resumed while one such chunk is queued; a given lowWaterMark is kept exactly', async (t) => {
