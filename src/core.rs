@@ -570,4 +570,30 @@ mod tests {
     core.fire_armed_events_and_hand_back(&mut Vec::new());
     assert_eq!(wakes.load(SeqCst), 0);
   }
+
+  /// The level a write returns counts all of its bytes, even while another thread takes what
+  /// is queued and counts it written as fast as it can (what the I/O thread does): a write
+  /// larger than `bufferSize` always returns false (Twisted's scenario 21 depends on it).
+  #[test]
+  fn the_level_after_a_write_counts_the_whole_write_while_another_thread_drains() {
+    let core = idle_core();
+    core.blocked.store(true, SeqCst); // no I/O thread: the drainer below stands in for it
+    let stop = Arc::new(AtomicBool::new(false));
+    let drainer = {
+      let (core, stop) = (core.clone(), stop.clone());
+      std::thread::spawn(move || {
+        while !stop.load(SeqCst) {
+          let n = core.pending.lock_or_recover().queue.clear();
+          core.written.fetch_add(n as u64, SeqCst);
+        }
+      })
+    };
+    let data = vec![7u8; 70_000];
+    for _ in 0..20_000 {
+      let level = core.enqueue(data.len() as u64, |q, spare| q.push_copy(&data, spare)).unwrap();
+      assert!(level >= data.len() as u64, "a 70000-byte write left a level of {level}");
+    }
+    stop.store(true, SeqCst);
+    drainer.join().unwrap();
+  }
 }
