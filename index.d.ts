@@ -231,7 +231,9 @@ export declare class ProcessWriter {
   /**
    * Queue a copy of `data`'s bytes (Buffer, any TypedArray, DataView or ArrayBuffer) and return
    * at once: false once `bufferedAmount > bufferSize` (keep writing and nothing is lost, but
-   * memory grows), or when the connection has ended (the bytes are then counted in
+   * memory grows), the level taken as the bytes are queued, before the I/O thread can send any
+   * of them (so a write larger than `bufferSize` always returns false, as in Twisted), or when
+   * the connection has ended (the bytes are then counted in
    * `stats().bytesDropped`; this never throws for a closed writer). Anything else throws a
    * `TypeError` with code `ERR_INVALID_ARG_TYPE` and queues nothing.
    */

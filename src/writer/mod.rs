@@ -378,7 +378,9 @@ impl ProcessWriter {
 
   /// Queue a copy of `data`'s bytes (Buffer, any TypedArray, DataView or ArrayBuffer) and return
   /// at once: false once `bufferedAmount > bufferSize` (keep writing and nothing is lost, but
-  /// memory grows), or when the connection has ended (the bytes are then counted in
+  /// memory grows), the level taken as the bytes are queued, before the I/O thread can send any
+  /// of them (so a write larger than `bufferSize` always returns false, as in Twisted), or when
+  /// the connection has ended (the bytes are then counted in
   /// `stats().bytesDropped`; this never throws for a closed writer). Anything else throws a
   /// `TypeError` with code `ERR_INVALID_ARG_TYPE` and queues nothing.
   #[napi(ts_args_type = "data: ArrayBufferView | ArrayBuffer")]
