@@ -193,12 +193,14 @@ if [ "$RUN_AVA" = 1 ]; then
   cat "$out"
   ava_line=$(ava_counts "$out")
   if [ "$rc" -ne 0 ]; then
-    # "× [fail]: node-entry › title": the file is __test__/node-entry.spec.ts.
-    failed_titles=$(grep -E '^ *× \[fail\]: ' "$out" | sed -E 's/^ *× \[fail\]: //; s/ Error thrown in test$//' | paste -sd';' -)
-    mapfile -t again < <(grep -E '^ *× \[fail\]: ' "$out" | sed -E 's/^ *× \[fail\]: ([^ ]+) › .*/__test__\/\1.spec.ts/' | sort -u)
+    # "× [fail]: node-entry › title message": the file is __test__/node-entry.spec.ts.
+    crosses=$(grep -E '^ *× ' "$out" | sed -E 's/^ *× //')
+    fails=$(grep '^\[fail\]: ' <<< "$crosses" | sed 's/^\[fail\]: //')
+    failed_titles=$(paste -sd';' - <<< "$fails")
+    mapfile -t again < <(sed -nE 's/^([^ ]+) › .*/__test__\/\1.spec.ts/p' <<< "$fails" | sort -u)
     # Only when every × is a failed test: a timeout or a crashed file leaves tests that never ran.
-    others=$(grep -E '^ *× ' "$out" | grep -vc '× \[fail\]: ')
-    if [ "$others" -eq 0 ] && [ "${#again[@]}" -gt 0 ] && [ "${#again[@]}" -le 3 ] && ls "${again[@]}" > /dev/null 2>&1; then
+    if [ "$(grep -vc '^\[fail\]: ' <<< "$crosses")" -eq 0 ] && [ "${#again[@]}" -gt 0 ] && [ "${#again[@]}" -le 3 ] &&
+      ls "${again[@]}" > /dev/null 2>&1; then
       echo "windows ava: rerunning ${again[*]} once (failed: $failed_titles)"
       run_ava "$W/ava-rerun.out" "${again[@]}"
       rc=$?
