@@ -64,7 +64,8 @@ const ZERO_COPY_POLL: Duration = Duration::from_millis(1);
 const ZERO_COPY_AWAITED_POLL: Duration = Duration::from_micros(10);
 
 /// Written JS buffers (32 KiB or more each) are handed back at the end of a flush, or in
-/// batches of this many during a long one.
+/// batches of this many during a long one (they wake JS only when no drain will: see
+/// `Core::hand_back`).
 const HAND_BACK_BATCH: usize = 32;
 
 /// What JS threads use to reach the I/O thread.
