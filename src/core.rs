@@ -446,7 +446,8 @@ impl Core {
   /// Move written chunks to `written_back`; returns whether the JS thread must be woken for
   /// them. Not while JS waits for a drain (`drain_waited_for`) and less than `bufferSize` is
   /// handed back: the drain wakes it, and it takes them then. Waking it at every flush cost
-  /// the feeding process about 5% more CPU per byte at 64 KiB writes (measured), and each
+  /// the feeding process about 9% more CPU per byte at 64 KiB writes (0.265 against 0.242
+  /// CPU-seconds per GiB, medians of 12 alternating feeds), and each
   /// wake-up can preempt the I/O thread or the reader on a busy machine. The check comes after
   /// the append, so a drain that fires later finds the chunks there; the bound keeps what is
   /// held for a drain that is slow to come (JS writing on past `false`) within `bufferSize`.
@@ -511,7 +512,7 @@ impl Core {
   pub fn take_events(&self) -> VecDeque<Event> {
     self.notify_pending.store(false, SeqCst);
     let written_back = std::mem::take(&mut *self.written_back.lock_or_recover());
-    drop(written_back.chunks);
+    drop(written_back);
     std::mem::take(&mut *self.events.lock_or_recover())
   }
 
